@@ -1,0 +1,50 @@
+// The `moecode` executable: parses the command line and runs one subcommand.
+// Logs go to stderr (never stdout: stdout carries results, and LSP messages in stdio mode).
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "lsp/cli/commands.h"
+#include "moecode/engine/version.h"
+#include "moecode_git_version.h"
+
+namespace {
+
+std::string version_text() {
+  std::string backends;
+  for (const auto& b : moecode::engine::compiled_backends()) {
+    if (!backends.empty()) backends += ", ";
+    backends += b;
+  }
+  return fmt::format("moecode {} (commit {})\nbackends: {}", moecode::engine::version(),
+                     MOECODE_GIT_COMMIT, backends);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_color_mt("moecode");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::warn);
+
+  CLI::App app{"moecode: a code assistant that runs where the code is (LSP server, local "
+               "MoE/dense inference, repository context)",
+               "moecode"};
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", version_text(), "Print the version, git commit and backends");
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "Log level on stderr: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
+
+  CLI11_PARSE(app, argc, argv);
+  if (app.get_subcommands().empty()) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  return moecode::cli::exit_code();
+}
