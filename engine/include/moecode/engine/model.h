@@ -1,0 +1,128 @@
+// Public model API: inspect a GGUF file, load a model, open sessions.
+// A loaded Model is immutable and shared by its sessions; its methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "moecode/engine/result.h"
+#include "moecode/engine/tokenizer.h"
+
+namespace moecode::engine {
+
+class Session;
+struct SessionOptions;
+
+// ---- inspection (no weights loaded) -------------------------------------------------
+
+// One metadata value, for display. Arrays carry their element type and length, and
+// their elements when they are short (<= 16) or scalar-only on request.
+struct MetaValue {
+  std::string type;  // "u8", "i32", "f32", "bool", "string", "array" ...
+  std::variant<std::monostate, uint64_t, int64_t, double, bool, std::string> scalar;
+  std::string array_type;  // element type for arrays
+  uint64_t array_len = 0;
+  std::vector<MetaValue> elements;  // first elements of an array (<= 16)
+};
+
+struct TensorTypeStats {
+  std::string type;  // "Q4_K", "F32" ...
+  uint64_t n_tensors = 0;
+  uint64_t n_bytes = 0;
+  uint64_t n_elements = 0;
+};
+
+// What `moecode model info` shows.
+struct ModelSummary {
+  std::string path;
+  uint64_t file_bytes = 0;
+  uint32_t gguf_version = 0;
+  uint64_t alignment = 0;
+  std::string architecture;  // general.architecture
+  std::string name;          // general.name
+  std::vector<std::pair<std::string, MetaValue>> metadata;  // every key, file order
+  uint64_t n_tensors = 0;
+  uint64_t n_params = 0;
+  std::vector<TensorTypeStats> tensor_types;  // by type, largest first
+  // Architecture hyperparameters (the "<arch>.*" keys), already in `metadata`;
+  // repeated here with the prefix stripped for display.
+  std::vector<std::pair<std::string, MetaValue>> hparams;
+  // Tokenizer.
+  std::string tokenizer_model;  // tokenizer.ggml.model
+  std::string tokenizer_pre;    // tokenizer.ggml.pre
+  int64_t n_vocab = 0;
+  SpecialTokens special;
+  bool has_chat_template = false;
+  std::string chat_template_family;  // "chatml", "llama3", "deepseek3", ... or ""
+  // Mixture of experts (0 for dense models).
+  int64_t n_expert = 0, n_expert_used = 0, n_expert_shared = 0;
+};
+
+// Reads a GGUF's metadata and tensor table (validating everything) without loading weights.
+Result<ModelSummary> inspect_model(const std::string& path);
+
+// ---- loading -----------------------------------------------------------------------
+
+enum class KvCacheType { kF16, kF32 };
+
+struct LoadOptions {
+  int n_threads = 0;          // 0: number of physical cores
+  int n_ctx = 0;              // 0: min(training context, 8192)
+  KvCacheType kv_type = KvCacheType::kF16;
+  std::string backend = "cpu";
+};
+
+// Facts about a loaded model that callers plan with.
+struct ModelInfo {
+  std::string architecture;
+  std::string name;
+  int64_t n_ctx_train = 0;
+  int64_t n_vocab = 0;
+  int64_t n_layer = 0;
+  int64_t n_embd = 0;
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  uint64_t n_params = 0;
+  uint64_t file_bytes = 0;
+  std::string chat_template_family;  // "" when unknown
+};
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Maps and validates the GGUF, checks the architecture and tensor set (a clear error
+  // lists what is unsupported or missing), prepares the backend.
+  static Result<std::shared_ptr<Model>> load(const std::string& gguf_path, const LoadOptions& options);
+
+  virtual const ModelInfo& info() const = 0;
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual int n_ctx() const = 0;  // context size of new sessions
+
+  // Renders a chat for this model's template (ChatML, Llama 3, DeepSeek...), ending with
+  // the assistant prefix when add_assistant_prefix.
+  virtual std::string apply_chat_template(const std::vector<ChatMessage>& messages,
+                                          bool add_assistant_prefix) const = 0;
+
+  // A new session (its own KV cache). Thread-compatible: one thread per session at a time.
+  virtual Result<std::unique_ptr<Session>> new_session(const SessionOptions& options) const = 0;
+};
+
+// Splits R1-style output "<think>reasoning</think>answer" into its two parts.
+struct ReasonedText {
+  std::string reasoning;
+  std::string answer;
+};
+ReasonedText split_reasoning(const std::string& text);
+
+}  // namespace moecode::engine

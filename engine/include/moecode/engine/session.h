@@ -1,0 +1,103 @@
+// Public session API: a KV cache with prefix reuse, evaluation, sampling, generation.
+// A Session is used by one thread at a time; CancelToken may be set from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "moecode/engine/result.h"
+#include "moecode/engine/tokenizer.h"
+
+namespace moecode::engine {
+
+// Cooperative cancellation: copies share one flag. Checked between tokens (and between
+// prompt chunks), so a generation stops within one token of cancel().
+class CancelToken {
+ public:
+  CancelToken() : flag_(std::make_shared<std::atomic<bool>>(false)) {}
+  void cancel() const { flag_->store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return flag_->load(std::memory_order_relaxed); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+struct SessionOptions {
+  int n_ctx = 0;  // 0: the model's n_ctx()
+};
+
+struct SamplingParams {
+  float temperature = 0.0f;  // <= 0: greedy
+  int top_k = 0;             // 0: off
+  float top_p = 1.0f;        // 1: off
+  float min_p = 0.0f;        // 0: off
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  uint64_t seed = 0;
+};
+
+struct GenerateOptions {
+  int max_tokens = 128;
+  SamplingParams sampling;
+  std::vector<std::string> stop_strings;  // the text is cut before the stop string
+  std::vector<Token> stop_tokens;
+  bool stop_at_end_of_generation = true;  // EOS/EOT end the generation
+};
+
+enum class StopReason { kMaxTokens, kEndOfGeneration, kStopToken, kStopString, kCallback, kCancelled, kContextFull };
+const char* stop_reason_name(StopReason reason);
+
+struct EvalStats {
+  int n_tokens = 0;    // tokens now in the cache
+  int n_reused = 0;    // of which reused from the previous contents (common prefix)
+  int n_evaluated = 0; // evaluated by this call
+  double ms = 0;
+};
+
+struct GenerateResult {
+  std::vector<Token> tokens;  // generated ids only
+  std::string text;           // their text (cut at a stop string)
+  StopReason stop = StopReason::kMaxTokens;
+  EvalStats prompt;
+  double prompt_ms = 0;
+  double generate_ms = 0;
+};
+
+// Called with each new piece of complete UTF-8 text and the token that completed it;
+// returning false stops the generation (StopReason::kCallback).
+using TextCallback = std::function<bool(std::string_view text, Token token)>;
+
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Makes the cache hold exactly `tokens`: keeps the longest common prefix with what it
+  // holds, evaluates the rest. Afterwards last_logits() are those of the last token.
+  // Cancellation is checked between chunks; a cancelled eval leaves a consistent prefix.
+  virtual Result<EvalStats> eval(std::span<const Token> tokens, const CancelToken* cancel = nullptr) = 0;
+
+  // Logits after the last evaluated token, n_vocab floats.
+  virtual std::span<const float> last_logits() const = 0;
+
+  // eval(prompt), then samples up to max_tokens tokens, streaming through `on_text`.
+  virtual Result<GenerateResult> generate(std::span<const Token> prompt, const GenerateOptions& options,
+                                          const TextCallback& on_text = {},
+                                          const CancelToken* cancel = nullptr) = 0;
+
+  // Drops cached tokens beyond the first n.
+  virtual void truncate(int n_tokens) = 0;
+  virtual std::span<const Token> cached_tokens() const = 0;
+  virtual int n_ctx() const = 0;
+  // Total tokens this session has run through the model (tests check prefix reuse with it).
+  virtual uint64_t n_tokens_evaluated() const = 0;
+};
+
+}  // namespace moecode::engine
