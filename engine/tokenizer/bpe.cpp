@@ -64,7 +64,17 @@ struct WordCache {
   std::unordered_map<std::string, std::vector<Token>> words;
 };
 
+WordCache& word_cache() {
+  thread_local WordCache cache;
+  return cache;
+}
+
 }  // namespace
+
+void clear_bpe_word_cache() {
+  word_cache().words.clear();
+  word_cache().serial = 0;
+}
 
 Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>& tokens,
                                                   const std::vector<std::string>& merges,
@@ -163,7 +173,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<Token>* out) const
     merge_word(word, out);
     return;
   }
-  thread_local WordCache cache;
+  WordCache& cache = word_cache();
   if (cache.serial != serial_ || cache.words.size() >= kCacheMaxEntries) {
     cache.words.clear();
     cache.serial = serial_;

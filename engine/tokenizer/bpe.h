@@ -18,6 +18,9 @@
 
 namespace moecode::tokenizer {
 
+// Empties the calling thread's word cache (benchmarks measure cold tokenization with it).
+void clear_bpe_word_cache();
+
 class BpeModel {
  public:
   // `tokens` are the vocabulary texts (byte alphabet); `merges` are "left right" pairs in
