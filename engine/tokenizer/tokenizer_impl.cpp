@@ -189,7 +189,7 @@ Result<std::shared_ptr<const engine::Tokenizer>> TokenizerImpl::build(VocabData 
     MOE_TRY(t->splitter_, RegexSplitter::create(spec.patterns));
   }
   t->index_ = std::make_unique<TokenIndex>(v.tokens);
-  if (t->index_->size() != n) {
+  if (t->index_->n_distinct() != n) {
     // Some text appears twice: name the first repeat.
     for (size_t i = 0; i < n; ++i) {
       const Token first = t->index_->find(v.tokens[i]);

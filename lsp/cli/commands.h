@@ -12,4 +12,7 @@ int& exit_code();
 // `moecode model info`.
 void add_model_command(CLI::App& app);
 
+// `moecode tokenize` and `moecode detokenize`.
+void add_tokenize_command(CLI::App& app);
+
 }  // namespace moecode::cli
