@@ -19,6 +19,7 @@ std::string version_text() {
   for (const auto& b : moecode::engine::compiled_backends()) {
     if (!backends.empty()) backends += ", ";
     backends += b;
+    if (b == "cpu") backends += " (" + moecode::engine::cpu_kernel_isa() + ")";
   }
   return fmt::format("moecode {} (commit {})\nbackends: {}", moecode::engine::version(),
                      MOECODE_GIT_COMMIT, backends);
