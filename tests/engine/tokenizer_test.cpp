@@ -199,6 +199,40 @@ TEST(BpeTest, IllFormedUtf8RoundTripsByteForByte) {
   EXPECT_EQ(tok->decode(ids), text);
 }
 
+// Every pre-tokenizer family keeps every byte: random strings mixing ASCII, code
+// punctuation, multi-byte characters and ill-formed bytes round-trip exactly.
+TEST(BpeTest, EveryFamilyRoundTripsRandomBytes) {
+  const std::vector<std::string> alphabet = {
+      "a", "Z", "0", "7", " ", "  ", "\t", "\n", "\r\n", "'s", "'LL", "(", ")", "{", "}", ";", "<|", "|>", "_",
+      "-", "$", "\xC3\xA9", "\xC3\x84", "\xE2\x80\x94", "\xE4\xBD\xA0", "\xEA\xB0\x80", "\xE3\x81\x82",
+      "\xF0\x9F\xA6\x99", "\xCC\x81", "\xE2\x80\x8D", "\xEF\xBF\xBD", "\xFF", "\xC3", "\xE2\x82", "\x80", "\xED\xA0\x80"};
+  uint64_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(seed >> 33);
+  };
+  std::vector<std::string> texts;
+  for (int i = 0; i < 150; ++i) {
+    std::string t;
+    const uint32_t len = next() % 40;
+    for (uint32_t k = 0; k < len; ++k) t += alphabet[next() % alphabet.size()];
+    texts.push_back(t);
+  }
+  for (const std::string& family : {"default", "llama-bpe", "dbrx", "deepseek-llm", "deepseek-coder", "deepseek-v3",
+                                    "falcon", "starcoder", "gpt-2", "qwen2", "qwen35", "poro-chat", "viking",
+                                    "chatglm-bpe", "tekken", "chameleon", "gpt-4o", "seed-coder", "bailingmoe",
+                                    "exaone-moe", "minicpm5", "superbpe"}) {
+    VocabData v = vocab_a(family);
+    v.add_bos = false;
+    auto tok = build(v);
+    ASSERT_TRUE(tok) << family;
+    for (const std::string& t : texts) {
+      EXPECT_EQ(tok->decode(tok->encode(t, false, false)), t) << family;
+      EXPECT_EQ(tok->decode(tok->encode(t, true, true)), t) << family;
+    }
+  }
+}
+
 TEST(BpeTest, DecodeAndPieces) {
   auto tok = build(vocab_a("gpt-2"));
   ASSERT_TRUE(tok);
