@@ -218,7 +218,7 @@ TEST(BpeTest, EveryFamilyRoundTripsRandomBytes) {
     for (uint32_t k = 0; k < len; ++k) t += alphabet[next() % alphabet.size()];
     texts.push_back(t);
   }
-  for (const std::string& family : {"default", "llama-bpe", "dbrx", "deepseek-llm", "deepseek-coder", "deepseek-v3",
+  for (const char* family : {"default", "llama-bpe", "dbrx", "deepseek-llm", "deepseek-coder", "deepseek-v3",
                                     "falcon", "starcoder", "gpt-2", "qwen2", "qwen35", "poro-chat", "viking",
                                     "chatglm-bpe", "tekken", "chameleon", "gpt-4o", "seed-coder", "bailingmoe",
                                     "exaone-moe", "minicpm5", "superbpe"}) {
