@@ -3,6 +3,7 @@
 // from one run on a noisy shared machine. Built only with -DMOECODE_GGML_PEER_DIR=<a
 // llama.cpp/ggml source tree with a static CPU build in build/>; moecode never links ggml.
 //   Dot/<type>/ggml/<n>    ggml_get_type_traits_cpu(type)->vec_dot row by row, 8 MiB matrix
+//   QuantizeAct/<type>/ggml/<n>  ggml_get_type_traits_cpu(type)->from_float
 //   Gemm/<type>/ggml/...   ggml_mul_mat(W, X) on ggml's CPU backend with 1 thread, weights
 //                          in a plain CPU buffer: ggml quantizes X, then uses llamafile's
 //                          tinyBLAS where it applies (nc >= 2; F32/F16/BF16/Q8_0/Q4_0/Q5_0 on
@@ -52,6 +53,19 @@ void bm_ggml_dot(benchmark::State& state, GgmlType type, int64_t n) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(m.data.size()));
+}
+
+// ggml's activation conversion (what its mul_mat applies to src1): floats/s.
+void bm_ggml_quantize_act(benchmark::State& state, GgmlType at, int64_t n) {
+  const auto x = random_floats(static_cast<size_t>(n), 3);
+  std::vector<uint8_t> xq(ggml_row_size(to_ggml(at), n));
+  const auto fn = ggml_get_type_traits_cpu(to_ggml(at))->from_float;
+  for (auto _ : state) {
+    fn(x.data(), xq.data(), n);
+    benchmark::DoNotOptimize(xq.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n);
 }
 
 ggml_backend_buffer_type_t repack_buffer_type() {
@@ -116,9 +130,15 @@ void register_ggml_peer() {
       const std::string name = std::string("Dot/") + quant::type_name(t) + "/ggml/" + std::to_string(n);
       benchmark::RegisterBenchmark(name.c_str(), bm_ggml_dot, t, n)->Unit(benchmark::kMicrosecond);
     }
+    for (GgmlType at : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::F16, GgmlType::BF16}) {
+      if (n % ggml_blck_size(to_ggml(at)) != 0) continue;
+      const std::string name = std::string("QuantizeAct/") + quant::type_name(at) + "/ggml/" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), bm_ggml_quantize_act, at, n)->Unit(benchmark::kMicrosecond);
+    }
   }
   for (GemmShape shape : kGemmShapes) {
     for (GgmlType t : types) {
+      if (shape.n % ggml_blck_size(to_ggml(t)) != 0) continue;
       for (int64_t nc : kGemmCols) {
         benchmark::RegisterBenchmark(gemm_name(t, "ggml", shape, nc).c_str(), bm_ggml_gemm, t, shape, nc, false)
             ->Unit(benchmark::kMicrosecond);

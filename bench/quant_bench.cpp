@@ -163,6 +163,7 @@ void register_all() {
     }
     for (GemmShape shape : kGemmShapes) {
       for (GgmlType t : kTypes) {
+        if (shape.n % quant::type_traits(t).block_size != 0) continue;
         for (int64_t nc : kGemmCols) {
           benchmark::RegisterBenchmark(gemm_name(t, isa_name, shape, nc).c_str(), bm_gemm, k, t, shape, nc)
               ->Unit(benchmark::kMicrosecond);
