@@ -171,6 +171,7 @@ int run_generate(const GenerateArgs& a) {
       std::fwrite(streamed.data() + shown, 1, streamed.size() - shown, stdout);
     std::fputc('\n', stdout);
   }
+  std::fflush(stdout);  // the text before the statistics, also when both go to one pipe
   const double tg = result->generate_ms > 0 ? 1000.0 * result->tokens.size() / result->generate_ms : 0;
   fmt::print(stderr, "[{} prompt tokens ({} reused) in {:.0f} ms, {} tokens in {:.0f} ms ({:.1f} tok/s), stop: {}]\n",
              result->prompt.n_tokens, result->prompt.n_reused, result->prompt_ms, result->tokens.size(),
