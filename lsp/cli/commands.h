@@ -9,4 +9,7 @@ namespace moecode::cli {
 // Exit code a subcommand callback leaves for main() (0 on success).
 int& exit_code();
 
+// `moecode model info`.
+void add_model_command(CLI::App& app);
+
 }  // namespace moecode::cli
