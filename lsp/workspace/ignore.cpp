@@ -45,6 +45,24 @@ std::string rebase_rule(std::string_view line, const std::string& dir) {
 
 }  // namespace
 
+std::string enclosing_git_worktree(const std::string& path) {
+  init_libgit2();
+  git_buf buf = GIT_BUF_INIT;
+  std::string out;
+  if (git_repository_discover(&buf, path.c_str(), 0, nullptr) == 0) {
+    git_repository* repo = nullptr;
+    if (git_repository_open(&repo, buf.ptr) == 0) {
+      if (!git_repository_is_bare(repo) && git_repository_workdir(repo)) {
+        out = git_repository_workdir(repo);
+        while (out.size() > 1 && out.back() == '/') out.pop_back();
+      }
+      git_repository_free(repo);
+    }
+  }
+  git_buf_dispose(&buf);
+  return out;
+}
+
 IgnoreRules::~IgnoreRules() {
   if (repo_) git_repository_free(repo_);
   if (extra_) git_repository_free(extra_);

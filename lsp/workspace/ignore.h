@@ -19,6 +19,10 @@ namespace moecode::workspace {
 
 inline constexpr std::string_view kMoecodeIgnoreFile = ".moecodeignore";
 
+// The work tree of the git repository that contains `path` (a file or folder), without a
+// trailing '/'; "" when there is none (or it is bare).
+std::string enclosing_git_worktree(const std::string& path);
+
 class IgnoreRules {
  public:
   ~IgnoreRules();

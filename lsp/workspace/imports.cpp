@@ -290,6 +290,19 @@ std::vector<FileId> resolve_import(const PathTable& t, const grammars::Language&
     append(&far, t.by_stem(std::string(strip_extension(mod))));
   }
 
+  // Only files of the same language family (C with C++, JavaScript with TypeScript).
+  auto family = [](std::string_view name) -> std::string_view {
+    if (name == "c" || name == "cpp") return "c";
+    if (name == "javascript" || name == "typescript" || name == "tsx") return "js";
+    return name;
+  };
+  auto foreign = [&](FileId id) {
+    const std::string* p = t.path_of(id);
+    const grammars::Language* l = p ? grammars::language_for_path(*p) : nullptr;
+    return !l || family(l->name) != family(L);
+  };
+  std::erase_if(near, foreign);
+  std::erase_if(far, foreign);
   rank(&near, t, from_path);
   rank(&far, t, from_path);
   std::vector<FileId> out = std::move(near);

@@ -184,8 +184,21 @@ struct DocState {
 
 struct SymbolIndex::Impl {
   Published pub;
+  // The filters (one per root): replaced as a whole when ignore files change; readers
+  // take a reference-counted copy of the pointer.
+  using Filters = std::vector<std::unique_ptr<FileFilter>>;
+  mutable std::mutex filters_mu;
+  std::shared_ptr<const Filters> filters_ptr = std::make_shared<const Filters>();
+  std::shared_ptr<const Filters> filters() const {
+    std::lock_guard<std::mutex> lock(filters_mu);
+    return filters_ptr;
+  }
+  void set_filters(Filters f) {
+    auto p = std::make_shared<const Filters>(std::move(f));
+    std::lock_guard<std::mutex> lock(filters_mu);
+    filters_ptr = std::move(p);
+  }
   // Writer-only state.
-  std::vector<std::unique_ptr<FileFilter>> filters;  // one per root
   std::unordered_map<std::string, DocState> docs;    // by absolute path
   TagExtractor extractor;
 
@@ -222,11 +235,13 @@ Result<std::unique_ptr<SymbolIndex>> SymbolIndex::create(const std::vector<std::
   std::unique_ptr<SymbolIndex> index(new SymbolIndex());
   index->options_ = options;
   index->impl_ = std::make_unique<Impl>();
+  Impl::Filters filters;
   for (const auto& r : roots) {
     MOE_TRY(auto filter, FileFilter::open(r, options.max_file_bytes));
     index->roots_.push_back(filter->root());
-    index->impl_->filters.push_back(std::move(filter));
+    filters.push_back(std::move(filter));
   }
+  index->impl_->set_filters(std::move(filters));
   return index;
 }
 
@@ -239,8 +254,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     DiscoveredFile file;
   };
   std::vector<Job> jobs;
-  for (uint32_t r = 0; r < impl_->filters.size(); ++r) {
-    for (auto& f : impl_->filters[r]->discover(&stats.skipped, cancel)) jobs.push_back({r, std::move(f)});
+  const auto filters = impl_->filters();
+  for (uint32_t r = 0; r < filters->size(); ++r) {
+    for (auto& f : (*filters)[r]->discover(&stats.skipped, cancel)) jobs.push_back({r, std::move(f)});
   }
   stats.discover_ms = ms_since(t0);
   if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
@@ -329,8 +345,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
 
 Admission SymbolIndex::admit(std::string_view path, bool check_content) const {
   Admission a;
-  for (uint32_t r = 0; r < impl_->filters.size(); ++r) {
-    const FileFilter& f = *impl_->filters[r];
+  const auto filters = impl_->filters();
+  for (uint32_t r = 0; r < filters->size(); ++r) {
+    const FileFilter& f = *(*filters)[r];
     if (!path.starts_with("/") && r > 0) break;  // relative paths belong to the first root
     std::string rel;
     const Verdict v = f.check(path, check_content, &rel);
@@ -346,8 +363,9 @@ Admission SymbolIndex::admit(std::string_view path, bool check_content) const {
 
 Admission SymbolIndex::admit_document(std::string_view path, std::string_view text) const {
   Admission a;
-  for (uint32_t r = 0; r < impl_->filters.size(); ++r) {
-    const FileFilter& f = *impl_->filters[r];
+  const auto filters = impl_->filters();
+  for (uint32_t r = 0; r < filters->size(); ++r) {
+    const FileFilter& f = *(*filters)[r];
     if (!path.starts_with("/") && r > 0) break;
     std::string rel;
     const Verdict v = f.check_document(path, text, &rel);
@@ -377,6 +395,7 @@ Status SymbolIndex::update_document(std::string_view path, std::string_view text
     for (const ByteEdit& e : edits) apply_edit(doc.tree.get(), e);
     old_tree = doc.tree.get();
   }
+  (old_tree ? n_incremental_ : n_full_).fetch_add(1, std::memory_order_relaxed);
   const std::vector<ByteSpan> secrets = find_secrets(text);
   FileSymbols syms;
   auto tree = impl_->extractor.parse(*lang, text, old_tree, secrets, &syms);
@@ -430,7 +449,7 @@ bool reindex_from_disk(SymbolIndex& index, const Admission& adm, TagExtractor& e
 Status SymbolIndex::close_document(std::string_view path) {
   std::lock_guard<std::mutex> wlock(write_mu_);
   const Admission adm = admit(path, true);
-  const std::string abs = adm.abs_path.empty() ? impl_->filters[0]->absolute(path) : adm.abs_path;
+  const std::string abs = adm.abs_path.empty() ? impl_->filters()->front()->absolute(path) : adm.abs_path;
   impl_->docs.erase(abs);
   Admission a = adm;
   a.abs_path = abs;
@@ -445,23 +464,20 @@ Status SymbolIndex::on_file_event(std::string_view path, FileEvent event) {
     // The rules changed: fresh filters, then a full rebuild.
     {
       std::lock_guard<std::mutex> wlock(write_mu_);
-      std::vector<std::unique_ptr<FileFilter>> filters;
+      Impl::Filters filters;
       for (const auto& r : roots_) {
         MOE_TRY(auto f, FileFilter::open(r, options_.max_file_bytes));
         filters.push_back(std::move(f));
       }
-      impl_->filters = std::move(filters);
+      impl_->set_filters(std::move(filters));
     }
     auto stats = build();
     if (!stats.ok()) return stats.error();
     return Status::ok_status();
   }
   std::lock_guard<std::mutex> wlock(write_mu_);
-  std::string abs;
-  for (const auto& f : impl_->filters) {
-    abs = f->absolute(path);
-    break;
-  }
+  const auto filters = impl_->filters();
+  const std::string abs = filters->front()->absolute(path);
   if (event == FileEvent::kDeleted) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     bool changed = false;
@@ -479,8 +495,8 @@ Status SymbolIndex::on_file_event(std::string_view path, FileEvent event) {
   struct stat st;
   if (::stat(abs.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     // A folder appeared (or changed): walk it.
-    for (uint32_t r = 0; r < impl_->filters.size(); ++r) {
-      const FileFilter& f = *impl_->filters[r];
+    for (uint32_t r = 0; r < filters->size(); ++r) {
+      const FileFilter& f = *(*filters)[r];
       const std::string& root = f.root();
       if (!(abs == root || (abs.starts_with(root) && abs[root.size()] == '/'))) continue;
       const std::string rel = abs.size() > root.size() ? abs.substr(root.size() + 1) : "";
@@ -508,26 +524,32 @@ Status SymbolIndex::on_file_event(std::string_view path, FileEvent event) {
 }
 
 Result<std::string> SymbolIndex::read_text(std::string_view abs_path) const {
-  {
-    View v = view();
-    const FileEntry* f = v.find(abs_path);
-    if (!f) return make_error(ErrorCode::kNotFound, fmt::format("'{}' is not in the workspace index", abs_path));
-    if (f->document_text) return std::string(*f->document_text);
-  }
-  const Admission adm = admit(abs_path, false);
+  View v = view();
+  const FileEntry* f = v.find(abs_path);
+  if (!f) return make_error(ErrorCode::kNotFound, fmt::format("'{}' is not in the workspace index", abs_path));
+  return entry_text(*f);
+}
+
+Result<std::string> SymbolIndex::entry_text(const FileEntry& entry) const {
+  if (entry.document_text) return std::string(*entry.document_text);
+  const Admission adm = admit(entry.abs_path, false);
   if (!adm.ok()) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("'{}' may not be read: {}", abs_path, verdict_name(adm.verdict)));
+                      fmt::format("'{}' may not be read: {}", entry.path, verdict_name(adm.verdict)));
   }
   std::string text;
   if (!read_file(adm.abs_path, options_.max_file_bytes, &text)) {
-    return make_error(ErrorCode::kIo, fmt::format("cannot read '{}': {}", abs_path, std::strerror(errno)));
+    return make_error(ErrorCode::kIo, fmt::format("cannot read '{}': {}", entry.path, std::strerror(errno)));
   }
-  if (is_binary(text)) return make_error(ErrorCode::kInvalidArgument, fmt::format("'{}' is binary", abs_path));
+  if (is_binary(text)) return make_error(ErrorCode::kInvalidArgument, fmt::format("'{}' is binary", entry.path));
   return text;
 }
 
 SymbolIndex::View SymbolIndex::view() const { return View(*this); }
+
+SymbolIndex::ParseCounts SymbolIndex::document_parse_counts() const {
+  return {n_incremental_.load(std::memory_order_relaxed), n_full_.load(std::memory_order_relaxed)};
+}
 
 std::string SymbolIndex::debug_dump() const {
   View v = view();
@@ -590,7 +612,7 @@ const FileEntry* SymbolIndex::View::find(std::string_view path) const {
   if (auto it = pub.by_abs.find(path); it != pub.by_abs.end()) return file(it->second);
   if (auto it = pub.by_display.find(path); it != pub.by_display.end()) return file(it->second);
   if (!path.starts_with("/")) {
-    const std::string abs = index_->impl_->filters[0]->absolute(path);
+    const std::string abs = index_->impl_->filters()->front()->absolute(path);
     if (auto it = pub.by_abs.find(abs); it != pub.by_abs.end()) return file(it->second);
   }
   return nullptr;

@@ -128,10 +128,19 @@ class SymbolIndex {
 
   // The current text of an indexed file: the open document's text, else the disk's.
   Result<std::string> read_text(std::string_view abs_path) const;
+  // The same for an entry obtained from a View (takes no lock: call it while holding one).
+  Result<std::string> entry_text(const FileEntry& entry) const;
 
   View view() const;
   const std::vector<std::string>& roots() const { return roots_; }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // How document updates were parsed: incrementally (an edited old tree) or from scratch.
+  struct ParseCounts {
+    uint64_t incremental = 0;
+    uint64_t full = 0;
+  };
+  ParseCounts document_parse_counts() const;
 
   // A canonical text dump of the whole index (files, symbols, maps): tests compare two
   // indexes with it.
@@ -148,6 +157,8 @@ class SymbolIndex {
   mutable std::shared_mutex mu_;  // guards the published data in impl_
   std::mutex write_mu_;           // serialises writers
   std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> n_incremental_{0};
+  std::atomic<uint64_t> n_full_{0};
 };
 
 // Read access to the index under a shared lock. Pointers and spans it returns are valid

@@ -43,6 +43,7 @@
 (call_expression function: (member_expression property: (property_identifier) @name)) @reference.call
 (new_expression constructor: [(identifier) @name (member_expression property: (property_identifier) @name)]) @reference.class
 (extends_clause value: (identifier) @name @reference.type)
+(extends_clause value: (member_expression property: (property_identifier) @name) @reference.type)
 (type_identifier) @name @reference.type
 
 ; ---- imports ----
