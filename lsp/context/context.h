@@ -102,6 +102,9 @@ struct ContextOptions {
   // suffix share). Unused budget flows to the sections after it in prompt order.
   std::array<double, kNumSections> shares = {0.10, 0.15, 0.20, 0.10, 0.45};
   double suffix_share = 0.10;
+  // The suffix is also at most this fraction of the rest of the prompt, so that the part of
+  // the prompt after the cursor (which changes on every keystroke) stays small.
+  double max_suffix_ratio = 0.15;
   size_t max_definition_lines = 50;  // longer definitions are outlined or cut
   size_t max_outline_entries = 60;
   size_t max_repo_map_defs_per_file = 8;

@@ -350,13 +350,12 @@ struct ContextEngine::Impl {
     const uint32_t first = L > 30 ? L - 30 : 0;
     const uint32_t last = std::min(cur.n_lines(), L + 11);
     std::map<std::string, double> weight;
-    // Names of the definitions that enclose the cursor: the code being written, not context.
-    std::set<std::string_view> enclosing;
-    for (const Definition& d : r.syms->definitions) {
-      if (d.range.start_byte <= r.req->cursor_byte && r.req->cursor_byte <= d.range.end_byte) enclosing.insert(d.name);
-    }
+    // The word touching the cursor is being typed: it is no context (and it changes on
+    // every keystroke). Its other occurrences count.
+    const uint32_t cursor = r.req->cursor_byte;
     for (uint32_t l = first; l < last; ++l) {
       const std::string_view line = cur.raw_line(l);
+      const uint32_t line_begin = cur.begin_of(l);
       const double w = (l <= L ? 1.0 : 0.6) / (1.0 + std::abs(static_cast<double>(l) - L) / 6.0);
       size_t i = 0;
       while (i < line.size()) {
@@ -367,7 +366,8 @@ struct ContextEngine::Impl {
         size_t j = i + 1;
         while (j < line.size() && is_ident_char(static_cast<unsigned char>(line[j]))) ++j;
         const std::string_view id = line.substr(i, j - i);
-        if (id.size() >= 2 && !enclosing.count(id)) weight[std::string(id)] += w;
+        const bool at_cursor = line_begin + i <= cursor && cursor <= line_begin + j;
+        if (id.size() >= 2 && !at_cursor) weight[std::string(id)] += w;
         i = j;
       }
     }
@@ -442,6 +442,8 @@ struct ContextEngine::Impl {
             if (c != r.imported_names.end() && c->second.count(f->id)) conf = std::max(conf, 0.95);
           }
         }
+        // A name defined in several unrelated places: none of them is likely the one meant.
+        if (conf < 0.4 && defs.size() > 2) continue;
         mine.push_back({use * conf * kind_weight(d.kind) / ambiguity, f->id, dr.index, f->path, d.range.start.row});
       }
       std::sort(mine.begin(), mine.end(), [](const Candidate& a, const Candidate& b) {
@@ -716,6 +718,33 @@ Result<PackedContext> ContextEngine::pack(const ContextRequest& req) const {
     prefix = prefix_part.substr(cut);
   }
   out.section_ms[4] += ms_since(t_prefix);
+
+  // ---- the suffix stays a small part of the prompt ----
+  {
+    size_t rest = H + (prefix_part_tokens <= prefix_alloc ? prefix_used : prefix_alloc);
+    for (size_t s = 0; s < 4; ++s) {
+      for (const auto& snip : chosen[s]) rest += snip.tokens;
+    }
+    const size_t limit = static_cast<size_t>(im.opt.max_suffix_ratio * static_cast<double>(rest));
+    if (suffix_tokens > limit) {
+      size_t acc = im.counter.count(suffix_part);
+      if (acc > limit) {
+        suffix.clear();
+        suffix_end = L;
+      } else {
+        uint32_t e = L;
+        for (uint32_t i = L + 1; i <= suffix_end; ++i) {
+          const size_t t = line_tokens(i);
+          if (acc + t > limit) break;
+          acc += t;
+          e = i;
+        }
+        suffix_end = e;
+        suffix = suffix_part;
+        if (e > L) suffix += cur.lines(L + 1, e + 1);
+      }
+    }
+  }
 
   // ---- assemble, then make sure of the exact count ----
   for (size_t s = 0; s < 4; ++s) {

@@ -253,6 +253,15 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     uint32_t root;
     DiscoveredFile file;
   };
+  // Fresh filters: ignore files (.moecodeignore included) may have changed since.
+  {
+    Impl::Filters fresh_filters;
+    for (const auto& r : roots_) {
+      MOE_TRY(auto f, FileFilter::open(r, options_.max_file_bytes));
+      fresh_filters.push_back(std::move(f));
+    }
+    impl_->set_filters(std::move(fresh_filters));
+  }
   std::vector<Job> jobs;
   const auto filters = impl_->filters();
   for (uint32_t r = 0; r < filters->size(); ++r) {
@@ -461,16 +470,7 @@ Status SymbolIndex::close_document(std::string_view path) {
 Status SymbolIndex::on_file_event(std::string_view path, FileEvent event) {
   const std::string_view base = path.substr(path.find_last_of('/') == std::string_view::npos ? 0 : path.find_last_of('/') + 1);
   if (base == ".gitignore" || base == kMoecodeIgnoreFile || path.ends_with(".git/info/exclude")) {
-    // The rules changed: fresh filters, then a full rebuild.
-    {
-      std::lock_guard<std::mutex> wlock(write_mu_);
-      Impl::Filters filters;
-      for (const auto& r : roots_) {
-        MOE_TRY(auto f, FileFilter::open(r, options_.max_file_bytes));
-        filters.push_back(std::move(f));
-      }
-      impl_->set_filters(std::move(filters));
-    }
+    // The rules changed: a full rebuild (with fresh filters).
     auto stats = build();
     if (!stats.ok()) return stats.error();
     return Status::ok_status();
