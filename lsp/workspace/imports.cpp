@@ -285,9 +285,16 @@ std::vector<FileId> resolve_import(const PathTable& t, const grammars::Language&
         if (p && p->ends_with(".java")) far.push_back(id);
       }
     }
+  } else if (L == "c_sharp") {
+    // `using` names a namespace, not a file.
   } else {
-    // Other languages: a module named like a file path or a dotted path.
-    append(&far, t.by_stem(std::string(strip_extension(mod))));
+    // Ruby (require_relative / require), PHP (require, use A\B), Lua (require "a.b"),
+    // Bash (source ./x.sh): a path relative to the file first, then anywhere.
+    std::string path = L == "php" ? replace_all(mod, "\\", "/") : mod;
+    if (L == "lua") path = replace_all(path, ".", "/");
+    const std::string rel = normalize_relative(join(from_dir, path));
+    if (!rel.empty()) append(&near, exact_stem(t, std::string(strip_extension(rel))));
+    if (near.empty()) append(&far, t.by_stem(std::string(strip_extension(path))));
   }
 
   // Only files of the same language family (C with C++, JavaScript with TypeScript).
