@@ -178,6 +178,8 @@ struct Published {
 struct DocState {
   TreePtr tree;
   std::shared_ptr<const std::string> text;
+  TagState state;  // of the last extraction (for incremental re-extraction)
+  bool state_valid = false;
 };
 
 }  // namespace
@@ -400,20 +402,36 @@ Status SymbolIndex::update_document(std::string_view path, std::string_view text
   }
   DocState& doc = impl_->docs[adm.abs_path];
   const TSTree* old_tree = nullptr;
+  PreviousExtraction previous;
+  const PreviousExtraction* previous_ptr = nullptr;
   if (doc.tree && doc.text && !edits.empty() && edits_consistent(*doc.text, text, edits)) {
     for (const ByteEdit& e : edits) apply_edit(doc.tree.get(), e);
     old_tree = doc.tree.get();
+    // One edit since an extraction we still have: the query can run on the changed region.
+    auto it = impl_->pub.by_abs.find(adm.abs_path);
+    if (edits.size() == 1 && doc.state_valid && it != impl_->pub.by_abs.end() && impl_->pub.files[it->second] &&
+        impl_->pub.files[it->second]->document_text == doc.text) {
+      previous.symbols = &impl_->pub.files[it->second]->symbols;
+      previous.state = &doc.state;
+      previous.edit = edits[0];
+      previous_ptr = &previous;
+    }
   }
   (old_tree ? n_incremental_ : n_full_).fetch_add(1, std::memory_order_relaxed);
   const std::vector<ByteSpan> secrets = find_secrets(text);
   FileSymbols syms;
-  auto tree = impl_->extractor.parse(*lang, text, old_tree, secrets, &syms);
+  TagState state;
+  auto tree = impl_->extractor.parse(*lang, text, old_tree, secrets, &syms, &state, previous_ptr);
   if (!tree.ok()) {
     doc.tree.reset();  // it may have been edited already: the next update parses afresh
+    doc.state_valid = false;
     return make_error(tree.error().code(), fmt::format("indexing '{}': {}", adm.display_path, tree.error().message()));
   }
+  if (impl_->extractor.last_extraction_was_partial()) n_partial_.fetch_add(1, std::memory_order_relaxed);
   doc.tree = std::move(tree).value();
   doc.text = std::make_shared<const std::string>(text);
+  doc.state = std::move(state);
+  doc.state_valid = true;
   auto entry = make_entry(adm.abs_path, adm.display_path, static_cast<uint32_t>(adm.root), lang, text, std::move(syms));
   entry->open_document = true;
   entry->document_text = doc.text;
@@ -548,7 +566,8 @@ Result<std::string> SymbolIndex::entry_text(const FileEntry& entry) const {
 SymbolIndex::View SymbolIndex::view() const { return View(*this); }
 
 SymbolIndex::ParseCounts SymbolIndex::document_parse_counts() const {
-  return {n_incremental_.load(std::memory_order_relaxed), n_full_.load(std::memory_order_relaxed)};
+  return {n_incremental_.load(std::memory_order_relaxed), n_full_.load(std::memory_order_relaxed),
+          n_partial_.load(std::memory_order_relaxed)};
 }
 
 std::string SymbolIndex::debug_dump() const {

@@ -135,10 +135,12 @@ class SymbolIndex {
   const std::vector<std::string>& roots() const { return roots_; }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-  // How document updates were parsed: incrementally (an edited old tree) or from scratch.
+  // How document updates were parsed: incrementally (an edited old tree) or from scratch;
+  // and how many of them re-ran the tags query on the changed region only.
   struct ParseCounts {
     uint64_t incremental = 0;
     uint64_t full = 0;
+    uint64_t partial_extractions = 0;
   };
   ParseCounts document_parse_counts() const;
 
@@ -159,6 +161,7 @@ class SymbolIndex {
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> n_incremental_{0};
   std::atomic<uint64_t> n_full_{0};
+  std::atomic<uint64_t> n_partial_{0};
 };
 
 // Read access to the index under a shared lock. Pointers and spans it returns are valid

@@ -7,6 +7,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
@@ -90,9 +91,8 @@ void truncate_utf8(std::string* s, size_t n) {
   s->resize(n);
 }
 
-// The definition's signature: from its start to its body (or the end of its first line),
-// at most kMaxSignatureLines lines, trailing blanks trimmed on every line, secrets redacted.
-std::string signature_of(TSNode node, std::string_view text, std::span<const ByteSpan> secrets) {
+// Where a definition's header ends: at its body, or at the end of its first line.
+uint32_t header_end_of(TSNode node, std::string_view text) {
   const uint32_t begin = ts_node_start_byte(node);
   uint32_t end = ts_node_end_byte(node);
   TSNode body = ts_node_child_by_field_name(node, "body", 4);
@@ -102,7 +102,12 @@ std::string signature_of(TSNode node, std::string_view text, std::span<const Byt
     const size_t nl = text.find('\n', begin);
     if (nl != std::string_view::npos && nl < end) end = static_cast<uint32_t>(nl);
   }
-  end = std::min<uint32_t>(end, static_cast<uint32_t>(text.size()));
+  return std::min<uint32_t>(end, static_cast<uint32_t>(text.size()));
+}
+
+// The definition's signature: its header (text[begin, end)), at most kMaxSignatureLines
+// lines, trailing blanks trimmed on every line, secrets redacted.
+std::string signature_from(std::string_view text, uint32_t begin, uint32_t end, std::span<const ByteSpan> secrets) {
   if (end <= begin) return {};
   std::string raw = redact_range(text, begin, end, secrets);
   std::string out;
@@ -350,20 +355,27 @@ namespace {
 
 struct PendingDef {
   Definition def;
-  uint32_t pattern;
-  bool explicit_container;
+  uint32_t pattern = 0;
+  bool explicit_container = false;
+  bool frozen = false;  // an ancestor kept from the previous extraction: never changed
+  uint32_t header_end = 0;
 };
 struct PendingRef {
   Reference ref;
-  uint32_t pattern;
+  uint32_t pattern = 0;
 };
-struct ScopeItem {
-  SourceRange range;
-  std::string name;
+using ScopeItem = TagState::Scope;
+
+struct Collected {
+  std::vector<PendingDef> defs;
+  std::vector<PendingRef> refs;
+  std::vector<ScopeItem> scopes;
+  std::vector<Import> imports;
 };
 
 // Fills containers from the nesting of definitions and scopes; a function directly inside
 // a type (class, struct, interface, trait, enum) or a scope (impl) becomes a method.
+// Frozen definitions act as containers but are left as they are.
 void assign_containers(std::vector<PendingDef>* defs, const std::vector<ScopeItem>& scopes) {
   struct Item {
     uint32_t begin, end;
@@ -395,30 +407,147 @@ void assign_containers(std::vector<PendingDef>* defs, const std::vector<ScopeIte
   std::vector<const Item*> stack;
   for (const Item& it : items) {
     while (!stack.empty() && !(stack.back()->begin <= it.begin && it.end <= stack.back()->end)) stack.pop_back();
-    if (it.def >= 0 && !stack.empty()) {
+    if (it.def >= 0 && !(*defs)[it.def].frozen) {
       PendingDef& d = (*defs)[it.def];
-      const Item* top = stack.back();
-      const bool type_like = top->scope >= 0 || is_type_kind((*defs)[top->def].def.kind);
-      if (!d.explicit_container) {
-        d.def.container = top->scope >= 0 ? scopes[top->scope].name : (*defs)[top->def].def.name;
+      if (!stack.empty()) {
+        const Item* top = stack.back();
+        const bool type_like = top->scope >= 0 || is_type_kind((*defs)[top->def].def.kind);
+        if (!d.explicit_container) {
+          d.def.container = top->scope >= 0 ? scopes[top->scope].name : (*defs)[top->def].def.name;
+        }
+        if (type_like && d.def.kind == SymbolKind::kFunction) d.def.kind = SymbolKind::kMethod;
+      } else if (d.explicit_container && d.def.kind == SymbolKind::kFunction) {
+        d.def.kind = SymbolKind::kMethod;
       }
-      if (type_like && d.def.kind == SymbolKind::kFunction) d.def.kind = SymbolKind::kMethod;
-    } else if (it.def >= 0) {
-      PendingDef& d = (*defs)[it.def];
-      if (d.explicit_container && d.def.kind == SymbolKind::kFunction) d.def.kind = SymbolKind::kMethod;
     }
     if (holds_members(it)) stack.push_back(&it);
   }
 }
 
+bool inside(const SourceRange& r, uint32_t lo, uint32_t hi) { return lo <= r.start_byte && r.end_byte <= hi; }
+
+// One definition per name node (the earliest pattern in tags.scm wins).
+void dedup_defs(std::vector<PendingDef>* defs) {
+  std::sort(defs->begin(), defs->end(), [](const PendingDef& a, const PendingDef& b) {
+    return std::tie(a.def.name_range.start_byte, a.pattern) < std::tie(b.def.name_range.start_byte, b.pattern);
+  });
+  defs->erase(std::unique(defs->begin(), defs->end(),
+                          [](const PendingDef& a, const PendingDef& b) {
+                            return a.def.name_range.start_byte == b.def.name_range.start_byte;
+                          }),
+              defs->end());
+}
+
+// One reference per name node; a definition's own name is not a reference to it.
+void dedup_refs(std::vector<PendingRef>* refs, const std::vector<PendingDef>& defs) {
+  std::sort(refs->begin(), refs->end(), [](const PendingRef& a, const PendingRef& b) {
+    return std::tie(a.ref.range.start_byte, a.pattern) < std::tie(b.ref.range.start_byte, b.pattern);
+  });
+  refs->erase(std::unique(refs->begin(), refs->end(),
+                          [](const PendingRef& a, const PendingRef& b) {
+                            return a.ref.range.start_byte == b.ref.range.start_byte;
+                          }),
+              refs->end());
+  std::vector<uint32_t> def_names;
+  def_names.reserve(defs.size());
+  for (const auto& d : defs) def_names.push_back(d.def.name_range.start_byte);
+  std::sort(def_names.begin(), def_names.end());
+  refs->erase(std::remove_if(refs->begin(), refs->end(),
+                             [&](const PendingRef& r) {
+                               return std::binary_search(def_names.begin(), def_names.end(), r.ref.range.start_byte);
+                             }),
+              refs->end());
+}
+
+void sort_imports(std::vector<Import>* imports) {
+  std::sort(imports->begin(), imports->end(), [](const Import& a, const Import& b) {
+    return std::tie(a.range.start_byte, a.module, a.name) < std::tie(b.range.start_byte, b.module, b.name);
+  });
+  imports->erase(std::unique(imports->begin(), imports->end(),
+                             [](const Import& a, const Import& b) {
+                               return a.range.start_byte == b.range.start_byte && a.module == b.module &&
+                                      a.name == b.name;
+                             }),
+                 imports->end());
+  // A statement that imports names needs no separate whole-module entry.
+  std::vector<Import> kept;
+  kept.reserve(imports->size());
+  for (size_t i = 0; i < imports->size(); ++i) {
+    const Import& a = (*imports)[i];
+    bool shadowed = false;
+    if (a.name.empty()) {
+      for (size_t j = i + 1; j < imports->size() && (*imports)[j].range.start_byte == a.range.start_byte; ++j) {
+        if ((*imports)[j].module == a.module && !(*imports)[j].name.empty()) shadowed = true;
+      }
+    }
+    if (!shadowed) kept.push_back(std::move((*imports)[i]));
+  }
+  *imports = std::move(kept);
+}
+
+void sort_defs(std::vector<PendingDef>* defs) {
+  std::sort(defs->begin(), defs->end(), [](const PendingDef& a, const PendingDef& b) {
+    return std::tie(a.def.range.start_byte, a.def.name_range.start_byte) <
+           std::tie(b.def.range.start_byte, b.def.name_range.start_byte);
+  });
+}
+
+// Writes the final symbols (and the state an incremental update needs) from sorted parts.
+void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::vector<Import>&& imports,
+          std::vector<ScopeItem>&& scopes, bool has_errors, std::span<const ByteSpan> secrets, FileSymbols* out,
+          TagState* state) {
+  out->definitions.clear();
+  out->definitions.reserve(defs.size());
+  if (state) {
+    state->header_end.clear();
+    state->explicit_container.clear();
+  }
+  for (auto& d : defs) {
+    if (state) {
+      state->header_end.push_back(d.header_end);
+      state->explicit_container.push_back(d.explicit_container ? 1 : 0);
+    }
+    out->definitions.push_back(std::move(d.def));
+  }
+  out->references.clear();
+  out->references.reserve(refs.size());
+  for (auto& r : refs) out->references.push_back(std::move(r.ref));
+  out->imports = std::move(imports);
+  out->has_errors = has_errors;
+  if (state) {
+    std::sort(scopes.begin(), scopes.end(), [](const ScopeItem& a, const ScopeItem& b) {
+      return a.range.start_byte < b.range.start_byte;
+    });
+    state->scopes = std::move(scopes);
+    state->secrets.assign(secrets.begin(), secrets.end());
+  }
+}
+
+// A point at or after the end of `e` (old coordinates) moved to new coordinates.
+TextPoint shift_point(TextPoint p, const ByteEdit& e) {
+  if (p.row == e.old_end_point.row) {
+    return {e.new_end_point.row, e.new_end_point.column + (p.column - e.old_end_point.column)};
+  }
+  return {static_cast<uint32_t>(static_cast<int64_t>(p.row) + e.new_end_point.row - e.old_end_point.row), p.column};
+}
+
+void shift_end(SourceRange* r, const ByteEdit& e) {
+  r->end_byte = static_cast<uint32_t>(static_cast<int64_t>(r->end_byte) + e.new_end_byte - e.old_end_byte);
+  r->end = shift_point(r->end, e);
+}
+
+void shift_all(SourceRange* r, const ByteEdit& e) {
+  r->start_byte = static_cast<uint32_t>(static_cast<int64_t>(r->start_byte) + e.new_end_byte - e.old_end_byte);
+  r->start = shift_point(r->start, e);
+  shift_end(r, e);
+}
+
 }  // namespace
 
-void TagQuery::extract(TSQueryCursor* cursor, TSNode root, std::string_view text,
-                       std::span<const ByteSpan> secrets, FileSymbols* out) const {
-  std::vector<PendingDef> defs;
-  std::vector<PendingRef> refs;
-  std::vector<ScopeItem> scopes;
-  std::vector<Import> imports;
+void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text, std::span<const ByteSpan> secrets,
+                       uint32_t lo, uint32_t hi, void* out_collected) const {
+  Collected& c = *static_cast<Collected*>(out_collected);
+  ts_query_cursor_set_byte_range(cursor, lo, hi);
   ts_query_cursor_exec(cursor, query_, root);
   TSQueryMatch m;
   while (ts_query_cursor_next_match(cursor, &m)) {
@@ -458,11 +587,12 @@ void TagQuery::extract(TSQueryCursor* cursor, TSNode root, std::string_view text
         d.def.kind = role->def_kind;
         d.def.range = range_of(role_node);
         d.def.name_range = range_of(name_node);
-        d.def.signature = signature_of(role_node, text, secrets);
+        d.header_end = header_end_of(role_node, text);
+        d.def.signature = signature_from(text, d.def.range.start_byte, d.header_end, secrets);
         d.explicit_container = has_container;
         if (has_container) d.def.container = std::string(node_text(container_node, text));
         d.pattern = m.pattern_index;
-        defs.push_back(std::move(d));
+        c.defs.push_back(std::move(d));
         break;
       }
       case Role::kReference: {
@@ -473,11 +603,13 @@ void TagQuery::extract(TSQueryCursor* cursor, TSNode root, std::string_view text
         r.ref.kind = role->ref_kind;
         r.ref.range = range_of(name_node);
         r.pattern = m.pattern_index;
-        refs.push_back(std::move(r));
+        c.refs.push_back(std::move(r));
         break;
       }
       case Role::kScope:
-        if (has_name) scopes.push_back({range_of(role_node), std::string(node_text(name_node, text))});
+        if (has_name) {
+          c.scopes.push_back({range_of(role_node), ts_node_end_byte(name_node), std::string(node_text(name_node, text))});
+        }
         break;
       case Role::kImport: {
         if (!has_module) break;
@@ -489,83 +621,181 @@ void TagQuery::extract(TSQueryCursor* cursor, TSNode root, std::string_view text
           if (impl_->captures[m.captures[i].index].role != Role::kImportName) continue;
           Import named = imp;
           named.name = std::string(node_text(m.captures[i].node, text));
-          imports.push_back(std::move(named));
+          c.imports.push_back(std::move(named));
           any_name = true;
         }
-        if (!any_name && !imp.module.empty()) imports.push_back(std::move(imp));
+        if (!any_name && !imp.module.empty()) c.imports.push_back(std::move(imp));
         break;
       }
       default:
         break;
     }
   }
+}
 
-  // One definition per name node: the earliest pattern in tags.scm wins.
-  std::sort(defs.begin(), defs.end(), [](const PendingDef& a, const PendingDef& b) {
-    return std::tie(a.def.name_range.start_byte, a.pattern) < std::tie(b.def.name_range.start_byte, b.pattern);
-  });
-  defs.erase(std::unique(defs.begin(), defs.end(),
-                         [](const PendingDef& a, const PendingDef& b) {
-                           return a.def.name_range.start_byte == b.def.name_range.start_byte;
-                         }),
-             defs.end());
-  assign_containers(&defs, scopes);
-  std::sort(defs.begin(), defs.end(), [](const PendingDef& a, const PendingDef& b) {
-    return std::tie(a.def.range.start_byte, a.def.name_range.start_byte) <
-           std::tie(b.def.range.start_byte, b.def.name_range.start_byte);
-  });
+void TagQuery::extract(TSQueryCursor* cursor, TSNode root, std::string_view text, std::span<const ByteSpan> secrets,
+                       FileSymbols* out, TagState* state) const {
+  Collected c;
+  collect(cursor, root, text, secrets, 0, UINT32_MAX, &c);
+  dedup_defs(&c.defs);
+  dedup_refs(&c.refs, c.defs);
+  assign_containers(&c.defs, c.scopes);
+  sort_defs(&c.defs);
+  sort_imports(&c.imports);
+  emit(std::move(c.defs), std::move(c.refs), std::move(c.imports), std::move(c.scopes), ts_node_has_error(root),
+       secrets, out, state);
+}
+
+bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::string_view text,
+                                   std::span<const ByteSpan> secrets, const ByteEdit& e, uint32_t r0, uint32_t r1,
+                                   const FileSymbols& old, const TagState& old_state, FileSymbols* out,
+                                   TagState* state) const {
+  const int64_t delta = static_cast<int64_t>(e.new_end_byte) - e.old_end_byte;
+  if (r0 > e.start_byte || r1 < e.new_end_byte || static_cast<int64_t>(r1) - delta < r0) return false;
+  if (old_state.header_end.size() != old.definitions.size() ||
+      old_state.explicit_container.size() != old.definitions.size()) {
+    return false;
+  }
+  const uint32_t r1_old = static_cast<uint32_t>(static_cast<int64_t>(r1) - delta);
+  enum class Where { kBefore, kAfter, kInside, kContains, kPartial };
+  auto where = [&](uint32_t a, uint32_t b) {
+    if (a >= r0 && b <= r1_old) return Where::kInside;
+    if (b <= r0) return Where::kBefore;
+    if (a >= r1_old) return Where::kAfter;
+    if (a <= r0 && b >= r1_old) return Where::kContains;
+    return Where::kPartial;
+  };
+  // Secrets outside the region must be the same (shifted); none may cross its edges.
+  {
+    std::vector<ByteSpan> kept_old, kept_new;
+    for (const ByteSpan& s : old_state.secrets) {
+      switch (where(s.begin, s.end)) {
+        case Where::kBefore: kept_old.push_back(s); break;
+        case Where::kAfter:
+          kept_old.push_back({static_cast<uint32_t>(s.begin + delta), static_cast<uint32_t>(s.end + delta)});
+          break;
+        case Where::kInside: break;
+        default: return false;
+      }
+    }
+    for (const ByteSpan& s : secrets) {
+      if (s.begin >= r0 && s.end <= r1) continue;
+      if (s.end > r0 && s.begin < r1) return false;
+      kept_new.push_back(s);
+    }
+    if (kept_old != kept_new) return false;
+  }
+
+  // The previous definitions, scopes, references and imports outside the region.
+  std::vector<PendingDef> defs;
+  std::vector<ScopeItem> scopes;
+  for (size_t i = 0; i < old.definitions.size(); ++i) {
+    const Definition& d = old.definitions[i];
+    PendingDef p;
+    p.def = d;
+    p.header_end = old_state.header_end[i];
+    p.explicit_container = old_state.explicit_container[i] != 0;
+    switch (where(d.range.start_byte, d.range.end_byte)) {
+      case Where::kInside: continue;
+      case Where::kBefore: break;
+      case Where::kAfter:
+        shift_all(&p.def.range, e);
+        shift_all(&p.def.name_range, e);
+        p.header_end = static_cast<uint32_t>(p.header_end + delta);
+        break;
+      case Where::kContains:
+        // An enclosing definition: only its end moves, unless the edit touches its header.
+        if (p.header_end > r0 || d.name_range.end_byte > r0) return false;
+        shift_end(&p.def.range, e);
+        p.frozen = true;
+        break;
+      case Where::kPartial: return false;
+    }
+    defs.push_back(std::move(p));
+  }
+  for (const ScopeItem& sc : old_state.scopes) {
+    ScopeItem s = sc;
+    switch (where(sc.range.start_byte, sc.range.end_byte)) {
+      case Where::kInside: continue;
+      case Where::kBefore: break;
+      case Where::kAfter:
+        shift_all(&s.range, e);
+        s.header_end = static_cast<uint32_t>(s.header_end + delta);
+        break;
+      case Where::kContains:
+        if (sc.header_end > r0) return false;
+        shift_end(&s.range, e);
+        break;
+      case Where::kPartial: return false;
+    }
+    scopes.push_back(std::move(s));
+  }
+  std::vector<PendingRef> refs;
+  for (const Reference& r : old.references) {
+    PendingRef p{r, 0};
+    switch (where(r.range.start_byte, r.range.end_byte)) {
+      case Where::kInside: continue;
+      case Where::kBefore: break;
+      case Where::kAfter: shift_all(&p.ref.range, e); break;
+      default: return false;
+    }
+    refs.push_back(std::move(p));
+  }
+  std::vector<Import> imports;
+  for (const Import& imp : old.imports) {
+    Import i = imp;
+    switch (where(imp.range.start_byte, imp.range.end_byte)) {
+      case Where::kInside: continue;
+      case Where::kBefore: break;
+      case Where::kAfter: shift_all(&i.range, e); break;
+      default: return false;
+    }
+    imports.push_back(std::move(i));
+  }
+
+  // What the region holds now.
+  Collected c;
+  collect(cursor, root, text, secrets, r0, r1, &c);
+  std::erase_if(c.defs, [&](const PendingDef& d) { return !inside(d.def.range, r0, r1); });
+  std::erase_if(c.refs, [&](const PendingRef& r) { return !inside(r.ref.range, r0, r1); });
+  std::erase_if(c.imports, [&](const Import& i) { return !inside(i.range, r0, r1); });
+  std::erase_if(c.scopes, [&](const ScopeItem& s) { return !inside(s.range, r0, r1); });
+  dedup_defs(&c.defs);
+  dedup_refs(&c.refs, c.defs);
+  sort_imports(&c.imports);
+
+  // Containers of the new definitions come from the enclosing ones (frozen) and each other.
+  {
+    std::vector<PendingDef> nest;
+    std::vector<size_t> ancestors;
+    for (size_t i = 0; i < defs.size(); ++i) {
+      if (defs[i].frozen) ancestors.push_back(i);
+    }
+    for (size_t i : ancestors) nest.push_back(defs[i]);
+    const size_t n_frozen = nest.size();
+    for (auto& d : c.defs) nest.push_back(std::move(d));
+    std::vector<ScopeItem> nest_scopes;
+    for (const auto& s : scopes) {
+      if (s.range.start_byte <= r0 && s.range.end_byte >= r1) nest_scopes.push_back(s);
+    }
+    for (const auto& s : c.scopes) nest_scopes.push_back(s);
+    assign_containers(&nest, nest_scopes);
+    for (size_t i = n_frozen; i < nest.size(); ++i) defs.push_back(std::move(nest[i]));
+  }
+  for (auto& d : defs) d.frozen = false;
+  for (auto& s : c.scopes) scopes.push_back(std::move(s));
+  for (auto& r : c.refs) refs.push_back(std::move(r));
+  for (auto& i : c.imports) imports.push_back(std::move(i));
+  sort_defs(&defs);
   std::sort(refs.begin(), refs.end(), [](const PendingRef& a, const PendingRef& b) {
-    return std::tie(a.ref.range.start_byte, a.pattern) < std::tie(b.ref.range.start_byte, b.pattern);
+    return a.ref.range.start_byte < b.ref.range.start_byte;
   });
-  refs.erase(std::unique(refs.begin(), refs.end(),
-                         [](const PendingRef& a, const PendingRef& b) {
-                           return a.ref.range.start_byte == b.ref.range.start_byte;
-                         }),
-             refs.end());
-  // A definition's own name is not a reference to it.
-  std::vector<uint32_t> def_names;
-  def_names.reserve(defs.size());
-  for (const auto& d : defs) def_names.push_back(d.def.name_range.start_byte);
-  std::sort(def_names.begin(), def_names.end());
-  refs.erase(std::remove_if(refs.begin(), refs.end(),
-                            [&](const PendingRef& r) {
-                              return std::binary_search(def_names.begin(), def_names.end(), r.ref.range.start_byte);
-                            }),
-             refs.end());
   std::sort(imports.begin(), imports.end(), [](const Import& a, const Import& b) {
     return std::tie(a.range.start_byte, a.module, a.name) < std::tie(b.range.start_byte, b.module, b.name);
   });
-  imports.erase(std::unique(imports.begin(), imports.end(),
-                            [](const Import& a, const Import& b) {
-                              return a.range.start_byte == b.range.start_byte && a.module == b.module &&
-                                     a.name == b.name;
-                            }),
-                imports.end());
-  // A statement that imports names needs no separate whole-module entry.
-  {
-    std::vector<Import> kept;
-    kept.reserve(imports.size());
-    for (size_t i = 0; i < imports.size(); ++i) {
-      const Import& a = imports[i];
-      bool shadowed = false;
-      if (a.name.empty()) {
-        for (size_t j = i + 1; j < imports.size() && imports[j].range.start_byte == a.range.start_byte; ++j) {
-          if (imports[j].module == a.module && !imports[j].name.empty()) shadowed = true;
-        }
-      }
-      if (!shadowed) kept.push_back(std::move(imports[i]));
-    }
-    imports = std::move(kept);
-  }
-
-  out->definitions.clear();
-  out->definitions.reserve(defs.size());
-  for (auto& d : defs) out->definitions.push_back(std::move(d.def));
-  out->references.clear();
-  out->references.reserve(refs.size());
-  for (auto& r : refs) out->references.push_back(std::move(r.ref));
-  out->imports = std::move(imports);
-  out->has_errors = ts_node_has_error(root);
+  emit(std::move(defs), std::move(refs), std::move(imports), std::move(scopes), ts_node_has_error(root), secrets,
+       out, state);
+  return true;
 }
 
 TagExtractor::TagExtractor() : parser_(ts_parser_new()), cursor_(ts_query_cursor_new()) {
@@ -583,9 +813,10 @@ void TagExtractor::set_cancellation_flag(const std::atomic<size_t>* flag) {
 }
 
 Result<TreePtr> TagExtractor::parse(const grammars::Language& language, std::string_view text,
-                                    const TSTree* old_tree, std::span<const ByteSpan> secrets,
-                                    FileSymbols* out) {
+                                    const TSTree* old_tree, std::span<const ByteSpan> secrets, FileSymbols* out,
+                                    TagState* state, const PreviousExtraction* previous) {
   *out = FileSymbols{};
+  last_partial_ = false;
   MOE_TRY(const TagQuery* query, TagQuery::get(language));
   if (text.size() > UINT32_MAX) {
     return make_error(ErrorCode::kOutOfRange, fmt::format("text of {} bytes is too large to parse", text.size()));
@@ -600,8 +831,34 @@ Result<TreePtr> TagExtractor::parse(const grammars::Language& language, std::str
     return make_error(ErrorCode::kCancelled, fmt::format("{} parse cancelled or timed out", language.name));
   }
   TreePtr owned(tree);
-  if (query) query->extract(cursor_, ts_tree_root_node(tree), text, secrets, out);
-  else out->has_errors = ts_node_has_error(ts_tree_root_node(tree));
+  const TSNode root = ts_tree_root_node(tree);
+  if (!query) {
+    out->has_errors = ts_node_has_error(root);
+    return owned;
+  }
+  if (previous && old_tree && state && previous->symbols && previous->state) {
+    // The region to re-extract: the smallest named node covering the edit and every range
+    // whose structure changed (one byte of margin on each side: tokens may merge).
+    const ByteEdit& e = previous->edit;
+    uint32_t lo = e.start_byte, hi = e.new_end_byte;
+    uint32_t n_ranges = 0;
+    TSRange* ranges = ts_tree_get_changed_ranges(old_tree, tree, &n_ranges);
+    for (uint32_t i = 0; i < n_ranges; ++i) {
+      lo = std::min(lo, ranges[i].start_byte);
+      hi = std::max(hi, ranges[i].end_byte);
+    }
+    std::free(ranges);
+    lo = lo > 0 ? lo - 1 : 0;
+    hi = std::min<uint32_t>(static_cast<uint32_t>(text.size()), hi + 1);
+    TSNode region = ts_node_descendant_for_byte_range(root, lo, hi);
+    while (!ts_node_is_null(region) && !ts_node_is_named(region)) region = ts_node_parent(region);
+    if (!ts_node_is_null(region) && !ts_node_eq(region, root)) {
+      last_partial_ = query->extract_incremental(cursor_, root, text, secrets, e, ts_node_start_byte(region),
+                                                 ts_node_end_byte(region), *previous->symbols, *previous->state,
+                                                 out, state);
+    }
+  }
+  if (!last_partial_) query->extract(cursor_, root, text, secrets, out, state);
   return owned;
 }
 

@@ -38,6 +38,27 @@ namespace moecode::workspace {
 
 class TagQuery;
 
+// What an incremental re-extraction needs to know about the previous extraction of a text
+// (besides its FileSymbols). Filled by extract(); plain data.
+struct TagState {
+  std::vector<uint32_t> header_end;         // per definition: where its header ends (byte)
+  std::vector<uint8_t> explicit_container;  // per definition: the container came from @container
+  struct Scope {
+    SourceRange range;
+    uint32_t header_end = 0;  // end of the scope's name
+    std::string name;
+  };
+  std::vector<Scope> scopes;       // @scope items (Rust impl blocks), by position
+  std::vector<ByteSpan> secrets;   // the text's secret spans
+};
+
+// The previous extraction of a document and the single edit since (see TagExtractor::parse).
+struct PreviousExtraction {
+  const FileSymbols* symbols = nullptr;
+  const TagState* state = nullptr;
+  ByteEdit edit;
+};
+
 // Owns a TSTree (deleted with ts_tree_delete).
 struct TreeDeleter {
   void operator()(TSTree* t) const { ts_tree_delete(t); }
@@ -61,14 +82,29 @@ class TagQuery {
   const TSQuery* ts() const { return query_; }
 
   // Extracts the symbols of `text` parsed into `root`. Runs on the caller's cursor.
-  // `secrets`: sorted spans whose bytes are redacted from signatures.
-  void extract(TSQueryCursor* cursor, TSNode root, std::string_view text,
-               std::span<const ByteSpan> secrets, FileSymbols* out) const;
+  // `secrets`: sorted spans whose bytes are redacted from signatures. `state` (optional)
+  // receives what a later extract_incremental() needs.
+  void extract(TSQueryCursor* cursor, TSNode root, std::string_view text, std::span<const ByteSpan> secrets,
+               FileSymbols* out, TagState* state = nullptr) const;
+
+  // The same result as extract() on the new text, computed from the previous extraction:
+  // only the matches inside [r0, r1) (a node of the new tree that covers the edit and
+  // every changed range) are recomputed; everything else is kept, shifted past the edit.
+  // Returns false (and leaves *out alone) when that would not be exact: the edit touches
+  // an enclosing definition's header, a secret crosses the region's edge, a symbol
+  // straddles it. Then the caller runs extract().
+  bool extract_incremental(TSQueryCursor* cursor, TSNode root, std::string_view text,
+                           std::span<const ByteSpan> secrets, const ByteEdit& edit, uint32_t r0, uint32_t r1,
+                           const FileSymbols& old, const TagState& old_state, FileSymbols* out,
+                           TagState* state) const;
 
   struct Impl;
 
  private:
   TagQuery() = default;
+  // Runs the query over [lo, hi) and appends raw matches to *out (an internal type).
+  void collect(TSQueryCursor* cursor, TSNode root, std::string_view text, std::span<const ByteSpan> secrets,
+               uint32_t lo, uint32_t hi, void* out) const;
   TSQuery* query_ = nullptr;
   std::unique_ptr<Impl> impl_;
 };
@@ -86,13 +122,21 @@ class TagExtractor {
 
   // Parses `text` (incrementally when `old_tree` is given: it must already have been
   // edited with ts_tree_edit to match `text`) and extracts its symbols into *out.
+  // With `previous` (the old tree's extraction and the one edit since) the query runs only
+  // over the changed region when that is exact (TagQuery::extract_incremental).
+  // `state` (optional) receives what the next incremental extraction needs.
   // Returns the new tree. Errors: language without a grammar, a cancelled or timed-out parse.
   Result<TreePtr> parse(const grammars::Language& language, std::string_view text,
-                        const TSTree* old_tree, std::span<const ByteSpan> secrets, FileSymbols* out);
+                        const TSTree* old_tree, std::span<const ByteSpan> secrets, FileSymbols* out,
+                        TagState* state = nullptr, const PreviousExtraction* previous = nullptr);
+
+  // Whether the last parse() re-extracted only a region (true) or the whole text.
+  bool last_extraction_was_partial() const { return last_partial_; }
 
  private:
   TSParser* parser_;
   TSQueryCursor* cursor_;
+  bool last_partial_ = false;
 };
 
 // Applies one ByteEdit to a tree (ts_tree_edit).

@@ -4,6 +4,7 @@
 // so the text is often syntactically broken on the way.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -173,6 +174,22 @@ double Polygon::area() const {
 }  // namespace geo
 )";
 
+std::string dump(const FileSymbols& s) {
+  std::string out;
+  auto r = [](const SourceRange& x) {
+    return std::to_string(x.start.row) + ":" + std::to_string(x.start.column) + "-" + std::to_string(x.end.row) + ":" +
+           std::to_string(x.end.column) + "@" + std::to_string(x.start_byte) + "-" + std::to_string(x.end_byte);
+  };
+  for (const auto& d : s.definitions) {
+    out += "def " + std::string(symbol_kind_name(d.kind)) + " " + d.container + "." + d.name + " " + r(d.range) +
+           " name " + r(d.name_range) + " sig " + d.signature + "\n";
+  }
+  for (const auto& x : s.references) out += "ref " + x.name + " " + r(x.range) + "\n";
+  for (const auto& i : s.imports) out += "import " + i.module + " " + i.name + " " + r(i.range) + "\n";
+  out += s.has_errors ? "errors\n" : "clean\n";
+  return out;
+}
+
 // Runs `n_edits` random edits through update_document and checks the index against a fresh
 // index of the final text every `check_every` edits and at the end.
 void run_property(const std::string& file, const std::string& initial, uint32_t seed, int n_edits, int check_every) {
@@ -186,28 +203,57 @@ void run_property(const std::string& file, const std::string& initial, uint32_t 
   ASSERT_TRUE((*index)->update_document(t.path(file), text).ok());  // opens the document
   RandomEditor editor(seed, split_lines(initial));
   TagExtractor fresh_extractor;
-  int mismatches_at = -1;
+  // A twin of the index's document tree, edited and re-parsed the same way, tells whether
+  // tree-sitter itself recovered from a syntax error differently than a fresh parse would:
+  // in such (rare) states only, the symbols may legitimately differ from a fresh parse's.
+  const grammars::Language& lang = *grammars::language_for_path(file);
+  TSParser* twin_parser = ts_parser_new();
+  ts_parser_set_language(twin_parser, lang.ts());
+  TreePtr twin(ts_parser_parse_string(twin_parser, nullptr, text.data(), static_cast<uint32_t>(text.size())));
+  auto sexp = [](const TSTree* tree) {
+    char* s = ts_node_string(ts_tree_root_node(tree));
+    std::string out(s);
+    std::free(s);
+    return out;
+  };
+  int mismatches_at = -1, diverged_trees = 0;
   for (int i = 1; i <= n_edits; ++i) {
     const ByteEdit e = editor.edit(&text);
     ASSERT_TRUE((*index)->update_document(t.path(file), text, std::span<const ByteEdit>(&e, 1)).ok());
+    apply_edit(twin.get(), e);
+    twin.reset(ts_parser_parse_string(twin_parser, twin.get(), text.data(), static_cast<uint32_t>(text.size())));
     if (i % check_every == 0 || i == n_edits) {
       FileSymbols fresh;
-      auto tree = fresh_extractor.parse(*grammars::language_for_path(file), text, nullptr, find_secrets(text), &fresh);
+      auto tree = fresh_extractor.parse(lang, text, nullptr, find_secrets(text), &fresh);
       ASSERT_TRUE(tree.ok());
       auto v = (*index)->view();
       const FileEntry* f = v.find(file);
       ASSERT_NE(f, nullptr);
+      if (sexp(twin.get()) != sexp(tree->get())) {
+        ++diverged_trees;
+        EXPECT_TRUE(fresh.has_errors) << "trees of error-free text differ after edit " << i;
+        if (i < n_edits) continue;
+      }
       if (!(f->symbols == fresh)) {
         mismatches_at = i;
+        ADD_FAILURE() << "incremental:\n" << dump(f->symbols) << "fresh:\n" << dump(fresh);
         break;
       }
     }
   }
+  ts_parser_delete(twin_parser);
   ASSERT_EQ(mismatches_at, -1) << "incremental and fresh symbols differ after edit " << mismatches_at
                                << "; text:\n" << text;
-  // Every edit took the incremental path (an edited old tree), only the opening did not.
-  EXPECT_EQ((*index)->document_parse_counts().incremental, static_cast<uint64_t>(n_edits));
-  EXPECT_EQ((*index)->document_parse_counts().full, 1u);
+  EXPECT_LE(diverged_trees, n_edits / 100) << "tree-sitter's incremental trees diverged too often";
+  ::testing::Test::RecordProperty("diverged_trees", diverged_trees);
+  // Every edit took the incremental path (an edited old tree), only the opening did not;
+  // many re-ran the query on the changed region only (random edits break the syntax
+  // often, and then the changed region tends to be the whole file).
+  const auto counts = (*index)->document_parse_counts();
+  EXPECT_EQ(counts.incremental, static_cast<uint64_t>(n_edits));
+  EXPECT_EQ(counts.full, 1u);
+  EXPECT_GT(counts.partial_extractions, static_cast<uint64_t>(n_edits) / 5);
+  ::testing::Test::RecordProperty("partial_extractions", static_cast<int>(counts.partial_extractions));
   // The whole index (maps included) equals a fresh full index of the final text.
   TempTree u;
   u.write(file, text);
@@ -218,9 +264,9 @@ void run_property(const std::string& file, const std::string& initial, uint32_t 
   EXPECT_EQ((*index)->debug_dump(), (*fresh_index)->debug_dump());
 }
 
-TEST(IncrementalTest, ThousandRandomEditsPython) { run_property("geo/model.py", kPython, 1234, 1000, 50); }
+TEST(IncrementalTest, ThousandRandomEditsPython) { run_property("geo/model.py", kPython, 1234, 1000, 1); }
 
-TEST(IncrementalTest, ThousandRandomEditsCpp) { run_property("src/poly.cpp", kCpp, 99, 1000, 50); }
+TEST(IncrementalTest, ThousandRandomEditsCpp) { run_property("src/poly.cpp", kCpp, 99, 1000, 1); }
 
 TEST(IncrementalTest, SeveralEditsInOneUpdate) {
   TempTree t;
