@@ -15,5 +15,14 @@ void add_model_command(CLI::App& app);
 void add_index_command(CLI::App& app);
 // `moecode context FILE:LINE:COL [--root DIR] [--budget N] [--json]`: the packed context.
 void add_context_command(CLI::App& app);
+// `moecode generate`: text from a prompt with a local model.
+void add_generate_command(CLI::App& app);
+// `moecode logits`: logits of a token sequence (conformance checks).
+void add_logits_command(CLI::App& app);
+// `moecode bench`: prompt-processing and generation speed.
+void add_bench_command(CLI::App& app);
+
+// `moecode tokenize` and `moecode detokenize`.
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace moecode::cli
