@@ -104,13 +104,34 @@ struct Counter {
   std::string note;
 };
 
-Counter make_counter(const std::string& model_arg) {
+// The model's repo-level file separator: its FIM separator token (tokenizer.ggml.
+// fim_sep_token_id), else a control token spelled "<|file_sep|>" (Qwen2.5-Coder) or
+// "<file_sep>" (StarCoder2 and its vocabulary's descendants). Empty: none.
+std::string model_file_separator(const engine::Tokenizer& tok) {
+  if (tok.special().fim_sep != engine::kNoToken) return tok.piece(tok.special().fim_sep);
+  for (const char* text : {"<|file_sep|>", "<file_sep>"}) {
+    const engine::Token t = tok.find_token(text);
+    if (t != engine::kNoToken && tok.is_special(t)) return text;
+  }
+  return {};
+}
+
+// Exact counts from the model's tokenizer whenever a model is given or installed (-m,
+// $MOECODE_MODEL, models/default.gguf, the cache). Only when there is no model at all do
+// counts fall back to the heuristic estimator (with a note on stderr). A model that is
+// there but cannot be read is an error.
+Result<Counter> make_counter(const std::string& model_arg) {
   Counter c;
   auto path = resolve_model_path(model_arg);
   if (!path.ok()) {
     c.counter = std::make_unique<context::HeuristicCounter>();
-    c.note = path.error().message();
+    c.note = fmt::format("estimated token counts, not exact for any model ({})", path.error().message());
     return c;
+  }
+  auto tok = engine::Tokenizer::load(*path);
+  if (!tok.ok()) {
+    return make_error(tok.error().code(),
+                      fmt::format("cannot load the tokenizer of '{}': {}", *path, tok.error().message()));
   }
   if (auto summary = engine::inspect_model(*path); summary.ok()) {
     for (const auto& [key, value] : summary->hparams) {
@@ -120,9 +141,10 @@ Counter make_counter(const std::string& model_arg) {
       }
     }
   }
-  // TODO(tokenizer): exact counts with engine::Tokenizer::load(*path) once it is on main.
-  c.counter = std::make_unique<context::HeuristicCounter>();
-  c.note = fmt::format("heuristic token counts (the tokenizer of {} is not loaded yet)", *path);
+  c.file_sep = model_file_separator(**tok);
+  std::string name = *path;
+  if (const size_t slash = name.find_last_of('/'); slash != std::string::npos) name = name.substr(slash + 1);
+  c.counter = std::make_unique<context::TokenizerCounter>(std::move(tok).value(), "tokenizer of " + name);
   return c;
 }
 
@@ -150,6 +172,13 @@ int run_context(const ContextArgs& args) {
   if (root.empty()) root = workspace::enclosing_git_worktree(parent_dir(file_abs));
   if (root.empty()) root = ".";
 
+  auto made = make_counter(args.model);
+  if (!made.ok()) {
+    fmt::print(stderr, "moecode context: {}\n", made.error().message());
+    return 1;
+  }
+  Counter counter = std::move(made).value();
+
   const auto t0 = std::chrono::steady_clock::now();
   auto index = workspace::SymbolIndex::create({root});
   if (!index.ok()) {
@@ -163,7 +192,6 @@ int run_context(const ContextArgs& args) {
   }
   const double index_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
-  Counter counter = make_counter(args.model);
   context::ContextOptions opts;
   if (counter.n_ctx > 0) opts.default_budget = context::default_budget(counter.n_ctx);
   context::ContextEngine engine(**index, *counter.counter, opts);

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "context_counter.h"
 #include "support/run_command.h"
 #include "test_repo.h"
 
@@ -111,6 +112,66 @@ TEST(ContextCliTest, TextReportAndDefaultRoot) {
   EXPECT_NE(r.out.find("----- prompt -----\n"), std::string::npos);
   EXPECT_NE(r.out.find("def scale(self, k: float) -> \"Circle\":"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("----- end of prompt -----\n"), std::string::npos);
+}
+
+// With the default model, counts are the model tokenizer's own and snippets are headed by
+// its file separator ("<file_sep>", a control token of SmolLM2's vocabulary).
+TEST(ContextCliTest, DefaultModelCountsExactly) {
+  const std::string model = testing::default_model_path();
+  ASSERT_FALSE(model.empty()) << testing::setup_hint();
+  TempTree t;
+  testing::make_repo(t);
+  const std::string loc = t.path("app/main.py") + ":6:21";
+  auto r = run_moecode("context " + shell_quote(loc) + " --root " + shell_quote(t.root()) + " --json -m " +
+                       shell_quote(model));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("estimated"), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["budget"], 8192 - 512);  // min(model context - 512, 128K)
+  const std::string prompt = j["prompt"];
+  const auto ids = testing::context_tokens(prompt);
+  EXPECT_EQ(j["tokens"].get<size_t>(), ids.size());
+  EXPECT_LE(ids.size(), 8192u - 512u);
+  EXPECT_TRUE(prompt.starts_with("<file_sep>")) << prompt.substr(0, 80);
+  EXPECT_NE(prompt.find("<file_sep>app/main.py\n"), std::string::npos);
+  size_t sum = 0;
+  for (const auto& s : j["snippets"]) sum += s["tokens"].get<size_t>();
+  EXPECT_GT(sum, 0u);
+  // A tight budget binds with the real counts too.
+  auto tight = run_moecode("context " + shell_quote(loc) + " --root " + shell_quote(t.root()) +
+                           " --budget 300 --json -m " + shell_quote(model));
+  ASSERT_EQ(tight.exit_code, 0) << tight.err;
+  const auto jt = nlohmann::json::parse(tight.out);
+  EXPECT_EQ(testing::context_tokens(jt["prompt"].get<std::string>()).size(), jt["tokens"].get<size_t>());
+  EXPECT_LE(jt["tokens"].get<int>(), 300);
+  EXPECT_GT(jt["tokens"].get<int>(), 150);
+}
+
+// No model at all: the estimator, said on stderr. A model that is there but unreadable is
+// an error that names it.
+TEST(ContextCliTest, WithoutAModelCountsAreEstimated) {
+  TempTree t;
+  testing::make_repo(t);
+  t.write("home/.keep", "");
+  const std::string loc = t.path("app/main.py") + ":6:21";
+  const std::string env = "cd " + shell_quote(t.root()) + " && env -u MOECODE_MODEL HOME=" +
+                          shell_quote(t.path("home")) + " XDG_CACHE_HOME=" + shell_quote(t.path("home/.cache")) + " ";
+  auto r = run_command(env + shell_quote(testing::moecode_binary()) + " context " + shell_quote(loc) +
+                       " --budget 512 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("estimated token counts"), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["budget"], 512);
+  EXPECT_EQ(j["tokens"].get<size_t>(), context::HeuristicCounter().count(j["prompt"].get<std::string>()));
+  EXPECT_LE(j["tokens"].get<int>(), 512);
+  // Comment headers: no model, no file separator.
+  EXPECT_NE(j["prompt"].get<std::string>().find("# app/main.py\n"), std::string::npos);
+  EXPECT_EQ(j["prompt"].get<std::string>().find("<file_sep>"), std::string::npos);
+  t.write("bad.gguf", "not a gguf file");
+  auto bad = run_moecode("context " + shell_quote(loc) + " --root " + shell_quote(t.root()) + " -m " +
+                         shell_quote(t.path("bad.gguf")));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(t.path("bad.gguf")), std::string::npos) << bad.err;
 }
 
 TEST(ContextCliTest, BadLocations) {

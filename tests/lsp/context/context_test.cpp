@@ -1,6 +1,8 @@
 // Repository context: cross-file definitions at several budgets, the budget as a hard
 // limit (property test), determinism, shared prompt prefixes between consecutive
-// requests, and files that must never reach a prompt.
+// requests, and files that must never reach a prompt. Token counts are the real ones: the
+// default model's tokenizer (SmolLM2-135M-Instruct); the estimator that the CLI falls back
+// to without a model has its own budget property test.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@ using workspace::SymbolIndex;
 class ContextTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_NE(testing::context_counter(), nullptr) << testing::setup_hint();
     testing::make_repo(tree_);
     auto index = SymbolIndex::create({tree_.root()});
     ASSERT_TRUE(index.ok()) << index.error().message();
@@ -45,7 +48,7 @@ class ContextTest : public ::testing::Test {
     return r;
   }
 
-  const TokenCounter& counter() { return testing::context_counter(); }
+  const TokenCounter& counter() { return *testing::context_counter(); }
 
   TempTree tree_;
   std::unique_ptr<SymbolIndex> index_;
@@ -143,36 +146,37 @@ TEST_F(ContextTest, FileSeparatorFormat) {
 
 // Property: for random cursors, budgets and recent-file lists, the packed prompt never
 // exceeds the budget, its reported count is exact, and packing is deterministic.
-TEST_F(ContextTest, NeverOverBudgetAndDeterministic) {
-  ContextEngine engine(*index_, counter());
+void check_budget_property(const SymbolIndex& index, const TempTree& tree, const TokenCounter& counter, int trials,
+                           uint32_t seed) {
+  ContextEngine engine(index, counter);
   const std::vector<std::string> files = {"app/main.py", "geo/shapes.py", "web/app.ts", "web/canvas.ts",
                                           "native/src/use.cpp", "noise/mod3.py"};
-  std::mt19937 rng(7);
-  for (int trial = 0; trial < 150; ++trial) {
+  std::mt19937 rng(seed);
+  for (int trial = 0; trial < trials; ++trial) {
     const std::string& rel = files[rng() % files.size()];
     ContextRequest r;
-    r.path = tree_.path(rel);
-    r.text = read(rel);
+    r.path = tree.path(rel);
+    r.text = *index.read_text(tree.path(rel));
     r.cursor_byte = static_cast<uint32_t>(rng() % (r.text.size() + 1));
     const size_t budgets[] = {1, 16, 64, 200, 512, 1024, 3000, 8192, 20000};
     r.budget_tokens = budgets[rng() % std::size(budgets)] + rng() % 50;
-    for (int k = 0; k < 3; ++k) r.recent.push_back({tree_.path(files[rng() % files.size()]), std::nullopt});
-    if (trial % 3 == 0) r.format = SnippetFormat::separator("<|file_sep|>");
+    for (int k = 0; k < 3; ++k) r.recent.push_back({tree.path(files[rng() % files.size()]), std::nullopt});
+    if (trial % 3 == 0) r.format = SnippetFormat::separator("<file_sep>");
     auto p = engine.pack(r);
     ASSERT_TRUE(p.ok()) << p.error().message();
     EXPECT_LE(p->tokens, r.budget_tokens) << rel << " @" << r.cursor_byte;
-    EXPECT_EQ(p->tokens, counter().count(p->prompt()));
+    EXPECT_EQ(p->tokens, counter.count(p->prompt()));
     auto again = engine.pack(r);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(again->prompt(), p->prompt());
     ASSERT_EQ(again->snippets.size(), p->snippets.size());
     // A fresh engine (cold caches) gives the same prompt too.
-    ContextEngine fresh(*index_, counter());
+    ContextEngine fresh(index, counter);
     EXPECT_EQ(fresh.pack(r)->prompt(), p->prompt());
     for (const auto& s : p->snippets) {
       EXPECT_GE(s.start_line, 1u);
       EXPECT_LE(s.start_line, s.end_line);
-      EXPECT_EQ(s.tokens, counter().count(s.text));
+      EXPECT_EQ(s.tokens, counter.count(s.text));
     }
     // The prefix ends exactly at the cursor, the suffix starts there.
     EXPECT_TRUE(r.text.substr(0, r.cursor_byte).ends_with(p->prefix) || p->prefix.empty() ||
@@ -181,8 +185,21 @@ TEST_F(ContextTest, NeverOverBudgetAndDeterministic) {
   }
 }
 
-// Consecutive requests one character apart share most of their prompt: the stable
-// material comes first and the cursor file last.
+// With the default model's tokenizer (exact counts; "<file_sep>" is one of its control
+// tokens and counts as one token).
+TEST_F(ContextTest, NeverOverBudgetAndDeterministic) {
+  check_budget_property(*index_, tree_, counter(), 150, 7);
+}
+
+// With the estimator the CLI uses when no model is given.
+TEST_F(ContextTest, NeverOverBudgetWithTheEstimator) {
+  const HeuristicCounter estimator;
+  check_budget_property(*index_, tree_, estimator, 60, 8);
+}
+
+// Consecutive requests one character apart share most of their prompt (>= 80% of the
+// shorter prompt's tokens, measured in the default model's token ids): the stable material
+// comes first and the cursor file last.
 TEST_F(ContextTest, RequestsOneCharacterApartShareALongPrefix) {
   ContextEngine engine(*index_, counter());
   std::mt19937 rng(11);
@@ -219,6 +236,42 @@ TEST_F(ContextTest, RequestsOneCharacterApartShareALongPrefix) {
     }
   }
   EXPECT_EQ(checked, 80);
+}
+
+// The same on a larger tree at the CLI's budget for this model (8192 - 512), the separator
+// format and a cursor in a long file: typing and moving keep >= 80% of the tokens.
+TEST_F(ContextTest, KeystrokesKeepTheTokenPrefixAtTheModelBudget) {
+  std::string big = "from geo.shapes import Circle, total_area\n\n\n";
+  for (int i = 0; i < 300; ++i) {
+    big += "def step_" + std::to_string(i) + "(c):\n    c = c.scale(" + std::to_string(i % 7 + 1) +
+           ")\n    return total_area([c])\n\n\n";
+  }
+  tree_.write("app/long.py", big);
+  ASSERT_TRUE(index_->build().ok());
+  ContextEngine engine(*index_, counter());
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 10; ++trial) {
+    ContextRequest a;
+    a.path = tree_.path("app/long.py");
+    a.text = big;
+    a.cursor_byte = static_cast<uint32_t>(rng() % (big.size() + 1));
+    a.budget_tokens = default_budget(8192);
+    a.format = SnippetFormat::separator("<file_sep>");
+    ContextRequest b = a;
+    b.text.insert(b.cursor_byte, "(");
+    b.cursor_byte += 1;
+    auto pa = engine.pack(a), pb = engine.pack(b);
+    ASSERT_TRUE(pa.ok() && pb.ok());
+    EXPECT_LE(pa->tokens, a.budget_tokens);
+    EXPECT_LE(pb->tokens, b.budget_tokens);
+    const auto ta = testing::context_tokens(pa->prompt());
+    const auto tb = testing::context_tokens(pb->prompt());
+    EXPECT_EQ(ta.size(), pa->tokens);
+    EXPECT_EQ(tb.size(), pb->tokens);
+    size_t common = 0;
+    while (common < ta.size() && common < tb.size() && ta[common] == tb[common]) ++common;
+    EXPECT_GE(common, std::min(ta.size(), tb.size()) * 8 / 10) << "@" << a.cursor_byte;
+  }
 }
 
 TEST_F(ContextTest, TheRepoMapDoesNotMoveWhileTypingInTheCursorFile) {
@@ -393,6 +446,22 @@ TEST(ContextUnitTest, JaccardAndWindows) {
   ASSERT_FALSE(w.empty());
   EXPECT_LE(w[0].start_line, 40u);
   EXPECT_GE(w[0].end_line, 41u);
+}
+
+TEST(ContextUnitTest, TokenizerCounterCountsAsTheModelTokenizes) {
+  const TokenCounter* c = testing::context_counter();
+  ASSERT_NE(c, nullptr) << testing::setup_hint();
+  auto tok = testing::default_tokenizer();
+  const std::string code = "def total_area(shapes, weights=None) -> float:\n    return 0.0  # ünïcode\n";
+  EXPECT_EQ(c->count(code), tok->encode(code, false, false).size());
+  EXPECT_EQ(c->count(""), 0u);
+  // A file separator is one control token in the prompt, not its characters.
+  const engine::Token sep = tok->find_token("<file_sep>");
+  ASSERT_NE(sep, engine::kNoToken);
+  EXPECT_TRUE(tok->is_special(sep));
+  EXPECT_EQ(c->count("<file_sep>a.py\n") , tok->encode("a.py\n", false, false).size() + 1);
+  // The estimator is not the tokenizer: it differs on ordinary code.
+  EXPECT_NE(HeuristicCounter().count(code), c->count(code));
 }
 
 TEST(ContextUnitTest, CountersAndCache) {

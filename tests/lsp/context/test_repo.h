@@ -1,13 +1,11 @@
 // Test helper: a small multi-file repository for context tests (Python, TypeScript, C++),
-// with enough unrelated modules that small budgets bind, and the counters the tests use.
+// with enough unrelated modules that small budgets bind.
 // For tests only.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include <cctype>
-#include <string_view>
 #include "temp_tree.h"
 
 namespace moecode::testing {
@@ -99,28 +97,6 @@ export function start(): Canvas {
   t.write("native/src/vec.cpp", "#include \"geo/vec.h\"\n\nfloat dot(Vec a, Vec b) {\n  return a.x * b.x + a.y * b.y;\n}\n");
   t.write("native/src/use.cpp",
           "#include \"geo/vec.h\"\n\nfloat norm2(Vec v) {\n  return dot(v, v);\n}\n");
-}
-
-// The pieces HeuristicCounter counts, as a sequence (for common-prefix measurements).
-inline std::vector<std::string> heuristic_pieces(std::string_view text) {
-  auto word = [](unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; };
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t j = i + 1;
-    if (word(c)) {
-      while (j < text.size() && word(static_cast<unsigned char>(text[j]))) ++j;
-      for (size_t k = i; k < j; k += 4) out.emplace_back(text.substr(k, std::min<size_t>(4, j - k)));
-    } else if (c == ' ' || c == '\t') {
-      while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
-      out.emplace_back(text.substr(i, j - i));
-    } else {
-      out.emplace_back(text.substr(i, 1));
-    }
-    i = j;
-  }
-  return out;
 }
 
 }  // namespace moecode::testing
