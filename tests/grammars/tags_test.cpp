@@ -7,6 +7,7 @@
 // tree-sitter runtime (ABI) and every tags query compiles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -141,6 +142,22 @@ TEST(GrammarsTest, PredicatesAreEvaluated) {
   // Capture against capture: a module-level assignment whose name equals its value's name.
   EXPECT_EQ(run("((assignment left: (identifier) @name right: (_) @_v) @definition.constant (#eq? @name @_v))"),
             std::vector<std::string>{});
+}
+
+// The languages the issue names must each have a sample with definitions and references.
+TEST(GrammarsTest, RequiredLanguagesHaveSamples) {
+  const auto langs = languages_with_samples();
+  for (const char* required : {"c", "cpp", "python", "javascript", "typescript", "go", "rust", "java"}) {
+    ASSERT_NE(std::find(langs.begin(), langs.end(), required), langs.end()) << required;
+    const auto want = expected_lines(read(fs::path(MOECODE_SOURCE_DIR) / "tests" / "grammars" / required / "expected.tags"));
+    size_t defs = 0, refs = 0;
+    for (const auto& l : want) {
+      defs += l.starts_with("def ");
+      refs += l.starts_with("ref ");
+    }
+    EXPECT_GE(defs, 5u) << required;
+    EXPECT_GE(refs, 3u) << required;
+  }
 }
 
 class LanguageTagsTest : public ::testing::TestWithParam<std::string> {};

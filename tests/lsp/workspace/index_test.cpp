@@ -176,6 +176,20 @@ TEST(IndexTest, FileEventsAddUpdateAndRemoveFiles) {
     EXPECT_EQ(v.definition(d[0]).signature.find(key), std::string::npos);
     EXPECT_NE(v.definition(d[0]).signature.find("[REDACTED]"), std::string::npos);
   }
+  // Files that may not be indexed stay out when they appear through events too.
+  TempTree outside;
+  outside.write("out.py", "def event_outside(): pass\n");
+  t.write("ev/credentials.py", "def event_secret(): pass\n");
+  t.write("ev/blob.py", std::string("def event_binary(): pass\n\0", 26));
+  t.write("ev/big.py", "def event_big(): pass\n" + std::string(2 << 20, '#') + "\n");
+  t.link("ev/out.py", outside.path("out.py"));
+  for (const char* rel : {"ev/credentials.py", "ev/blob.py", "ev/big.py", "ev/out.py"}) {
+    ASSERT_TRUE((*index)->on_file_event(t.path(rel), FileEvent::kCreated).ok()) << rel;
+  }
+  ASSERT_TRUE((*index)->on_file_event(t.path("ev"), FileEvent::kCreated).ok());
+  for (const char* name : {"event_outside", "event_secret", "event_binary", "event_big"}) {
+    EXPECT_TRUE((*index)->view().definitions(name).empty()) << name;
+  }
   t.write(".gitignore", "app/\n");
   ASSERT_TRUE((*index)->on_file_event(t.path(".gitignore"), FileEvent::kChanged).ok());
   EXPECT_TRUE((*index)->view().definitions("helper").empty());
