@@ -41,8 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level on stderr: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
-
   moecode::cli::add_model_command(app);
+  moecode::cli::add_index_command(app);
+  moecode::cli::add_context_command(app);
   moecode::cli::add_generate_command(app);
   moecode::cli::add_logits_command(app);
   moecode::cli::add_bench_command(app);

@@ -11,6 +11,10 @@ int& exit_code();
 
 // `moecode model info`.
 void add_model_command(CLI::App& app);
+// `moecode index [DIR] [--json]`: index a tree, print files, symbols, time and memory.
+void add_index_command(CLI::App& app);
+// `moecode context FILE:LINE:COL [--root DIR] [--budget N] [--json]`: the packed context.
+void add_context_command(CLI::App& app);
 // `moecode generate`: text from a prompt with a local model.
 void add_generate_command(CLI::App& app);
 // `moecode logits`: logits of a token sequence (conformance checks).

@@ -11,6 +11,7 @@ namespace moecode::workspace {
 struct TextPoint {
   uint32_t row = 0;     // 0-based line
   uint32_t column = 0;  // 0-based byte offset within the line
+  bool operator==(const TextPoint&) const = default;
 };
 
 struct ByteEdit {

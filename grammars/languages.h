@@ -1,0 +1,33 @@
+// The languages moecode parses: one entry per compiled tree-sitter grammar, with the file
+// names that select it, its line-comment marker and our tags query (grammars/queries/).
+// The table is immutable static data; every function here is thread-safe.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include <tree_sitter/api.h>
+
+namespace moecode::grammars {
+
+struct Language {
+  std::string_view name;          // "cpp", "python", "tsx" ... (also the queries/ folder)
+  const TSLanguage* (*ts)();      // the grammar's entry point
+  std::string_view line_comment;  // "//", "#", "--" ("" when the language has none: json)
+  std::string_view tags_query;    // our tags.scm ("" when we have none for this language)
+};
+
+// Every compiled language, in a fixed order.
+std::span<const Language> all_languages();
+
+// By name ("c_sharp" and "csharp" are the same; case-sensitive otherwise); nullptr if unknown.
+const Language* language_by_name(std::string_view name);
+
+// By file name: extension (".py", ".tsx", ".h" -> cpp ...) or exact base name
+// ("Makefile" is not parsed; "Rakefile" -> ruby). nullptr when no grammar applies.
+const Language* language_for_path(std::string_view path);
+
+// The text of grammars/queries/<lang>/<kind>.scm as embedded at build time ("" if none).
+std::string_view embedded_query(std::string_view lang, std::string_view kind);
+
+}  // namespace moecode::grammars

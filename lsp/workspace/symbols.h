@@ -1,0 +1,88 @@
+// The symbol data the workspace index keeps per file: definitions (with kind, range,
+// container and signature), references (calls, type uses) and imports, as extracted by
+// the tags queries in grammars/queries/<lang>/tags.scm. Plain values; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lsp/workspace/text_edit.h"
+
+namespace moecode::workspace {
+
+enum class SymbolKind : uint8_t {
+  kFunction,
+  kMethod,
+  kClass,
+  kStruct,
+  kEnum,
+  kInterface,
+  kTrait,
+  kModule,
+  kConstant,
+  kType,
+  kMacro,
+  kField,
+  kVariable,
+};
+
+enum class ReferenceKind : uint8_t {
+  kCall,    // a call of a function or method
+  kType,    // a type used in a declaration, annotation, base list...
+  kClass,   // a class instantiated (new Foo, Foo{})
+  kOther,
+};
+
+// "function", "method", ... (the capture suffix in tags.scm: @definition.function).
+std::string_view symbol_kind_name(SymbolKind kind);
+bool parse_symbol_kind(std::string_view name, SymbolKind* kind);
+std::string_view reference_kind_name(ReferenceKind kind);
+bool parse_reference_kind(std::string_view name, ReferenceKind* kind);
+// Kinds whose members are methods (class, struct, interface, trait, enum).
+bool is_type_kind(SymbolKind kind);
+
+struct SourceRange {
+  uint32_t start_byte = 0;
+  uint32_t end_byte = 0;
+  TextPoint start;  // 0-based row, byte column
+  TextPoint end;
+  bool operator==(const SourceRange&) const = default;
+};
+
+struct Definition {
+  std::string name;
+  SymbolKind kind = SymbolKind::kFunction;
+  SourceRange range;       // the whole definition node
+  SourceRange name_range;  // the name
+  std::string container;   // enclosing class / impl / namespace name ("" at top level)
+  std::string signature;   // source from the definition's start to its body (<= a few lines),
+                           // secrets redacted
+  bool operator==(const Definition&) const = default;
+};
+
+struct Reference {
+  std::string name;
+  ReferenceKind kind = ReferenceKind::kCall;
+  SourceRange range;  // the name
+  bool operator==(const Reference&) const = default;
+};
+
+struct Import {
+  std::string module;  // as written, quotes stripped: "os.path", "./util", "foo/bar.h"
+  std::string name;    // one imported name ("" when the whole module is imported)
+  SourceRange range;   // the import statement
+  bool operator==(const Import&) const = default;
+};
+
+// Everything the index knows about one file's text. Vectors are sorted by position.
+struct FileSymbols {
+  std::vector<Definition> definitions;
+  std::vector<Reference> references;
+  std::vector<Import> imports;
+  bool has_errors = false;  // the parse tree contains ERROR or MISSING nodes
+  bool operator==(const FileSymbols&) const = default;
+};
+
+}  // namespace moecode::workspace
