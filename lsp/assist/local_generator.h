@@ -1,0 +1,53 @@
+// LocalGenerator: the Generator over moecode's own engine (engine/include/moecode/engine).
+// One model, one session: the session's KV cache keeps the previous prompt, so a request
+// that shares a prefix with the one before evaluates only the new tokens.
+// Threading: thread-compatible (the scheduler's worker makes every call).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "lsp/assist/generator.h"
+#include "moecode/engine/model.h"
+#include "moecode/engine/session.h"
+
+namespace moecode::assist {
+
+// Whether this build links the engine's model runtime (false until the engine implements
+// Model::load; then load_local_generator() reports that instead of loading).
+bool local_engine_available();
+
+struct LocalGeneratorOptions {
+  std::string backend = "cpu";
+  int n_threads = 0;  // 0: the engine's default
+  int n_ctx = 0;      // 0: the engine's default
+};
+
+class LocalGenerator final : public Generator {
+ public:
+  static Result<std::unique_ptr<LocalGenerator>> load(const std::string& gguf_path,
+                                                      const LocalGeneratorOptions& options);
+
+  std::string describe() const override;
+  int n_ctx() const override;
+  int count_tokens(std::string_view text) const override;
+  SpecialTokenTexts special_tokens() const override;
+  bool has_special_token(std::string_view text) const override;
+  Result<Generation> generate(const Prompt& prompt, const GenerationOptions& options, const StreamFn& on_piece,
+                              const CancelToken& cancel) override;
+
+ private:
+  LocalGenerator(std::shared_ptr<engine::Model> model, std::unique_ptr<engine::Session> session,
+                 std::string path, std::string backend);
+
+  std::shared_ptr<engine::Model> model_;
+  std::unique_ptr<engine::Session> session_;
+  std::string path_;
+  std::string backend_;
+};
+
+// LocalGenerator::load as a Generator (an error in builds without the engine runtime).
+Result<std::unique_ptr<Generator>> load_local_generator(const std::string& gguf_path,
+                                                        const LocalGeneratorOptions& options);
+
+}  // namespace moecode::assist
