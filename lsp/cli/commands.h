@@ -9,4 +9,7 @@ namespace moecode::cli {
 // Exit code a subcommand callback leaves for main() (0 on success).
 int& exit_code();
 
+// `moecode serve`: the language server (serve_cmd.cpp).
+void add_serve_command(CLI::App& app);
+
 }  // namespace moecode::cli

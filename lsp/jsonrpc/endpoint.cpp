@@ -263,7 +263,8 @@ void Endpoint::dispatch(Json message) {
   }
   Json params = Json(nullptr);
   if (auto p = message.find("params"); p != message.end()) {
-    if (!p->is_object() && !p->is_array()) {
+    // null is not a structured value, but some clients send it for "no params": allow it.
+    if (!p->is_null() && !p->is_object() && !p->is_array()) {
       if (has_id) {
         send_error(id, ErrorCode::kInvalidParams, "'" + method + "': \"params\" must be an object or an array");
       } else {
@@ -300,15 +301,14 @@ void Endpoint::dispatch(Json message) {
 
   const std::string key = id_key(id);
   auto state = std::make_shared<detail::InFlight>();
+  bool duplicate;
   {
     std::lock_guard lock(core_->mu);
-    if (!core_->in_flight.emplace(key, state).second) {
-      // Answer the duplicate without disturbing the request in flight.
-      core_->post_send(dump(Json{{"jsonrpc", "2.0"}, {"id", id},
-                                 {"error", error_object(ErrorCode::kInvalidRequest,
-                                                        "request id " + key + " is already in use")}}));
-      return;
-    }
+    duplicate = !core_->in_flight.emplace(key, state).second;
+  }
+  if (duplicate) {  // answer it without disturbing the request in flight
+    send_error(id, ErrorCode::kInvalidRequest, "request id " + key + " is already in use");
+    return;
   }
   Reply reply(core_, id, key, method);
   if (gate_) {

@@ -54,6 +54,14 @@ std::string printable(std::string_view s, size_t max = 60) {
   return out;
 }
 
+// A header field name (an RFC 7230 token): letters, digits, '-' and '_'.
+bool is_header_name(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
 std::optional<uint64_t> parse_length(std::string_view v) {
   v = trim(v);
   if (v.empty() || v.size() > 19) return std::nullopt;
@@ -231,7 +239,7 @@ void FrameDecoder::process(const MessageFn& on_message, const ErrorFn& on_error,
         break;
       }
       const size_t colon = line.find(':');
-      if (colon == std::string_view::npos || colon == 0 || trim(line.substr(0, colon)).size() != colon) {
+      if (colon == std::string_view::npos || !is_header_name(line.substr(0, colon))) {
         FrameError err{FrameError::Kind::kMalformedHeader,
                        "malformed header line '" + printable(line) + "' (expected 'Name: value')"};
         enter_resync(std::string_view(in_).substr(line_start + 1), refeed);
