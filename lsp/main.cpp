@@ -19,6 +19,7 @@ std::string version_text() {
   for (const auto& b : moecode::engine::compiled_backends()) {
     if (!backends.empty()) backends += ", ";
     backends += b;
+    if (b == "cpu") backends += " (" + moecode::engine::cpu_kernel_isa() + ")";
   }
   return fmt::format("moecode {} (commit {})\nbackends: {}", moecode::engine::version(),
                      MOECODE_GIT_COMMIT, backends);
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level on stderr: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
+  moecode::cli::add_model_command(app);
   moecode::cli::add_serve_command(app);
 
   CLI11_PARSE(app, argc, argv);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,8 +45,8 @@ bool is_valid_value_type(uint32_t type);
 size_t scalar_size(ValueType type);
 
 // A metadata value. Scalars are held by value; strings are views into the file; arrays
-// hold their element type and either views of their raw little-endian scalars or a list of
-// values (strings, nested arrays).
+// hold their element type and either a view of their raw little-endian scalars, a list of
+// string views, or (arrays of arrays) a list of values.
 class Value {
  public:
   ValueType type() const { return type_; }
@@ -65,7 +66,9 @@ class Value {
   uint64_t array_size() const { return array_size_; }
   // Raw little-endian elements of a scalar array (array_size * scalar_size bytes, maybe unaligned).
   std::span<const uint8_t> array_raw() const { return array_raw_; }
-  // Elements of a string or nested array.
+  // Elements of a string array.
+  const std::vector<std::string_view>& array_strings() const { return strings_; }
+  // Elements of an array of arrays.
   const std::vector<Value>& array_items() const { return items_; }
   // Element i of any array as a Value (scalars decoded from raw).
   Value array_at(uint64_t i) const;
@@ -77,17 +80,19 @@ class Value {
   static Value make_bool(bool v);
   static Value make_string(std::string_view v);  // views `v`: keep its storage alive
   static Value make_scalar_array(ValueType elem_type, uint64_t n, std::span<const uint8_t> raw);
-  static Value make_item_array(ValueType elem_type, std::vector<Value> items);
+  static Value make_string_array(std::vector<std::string_view> items);  // views, as above
+  static Value make_array_array(std::vector<Value> items);
 
  private:
   ValueType type_ = ValueType::kUint8;
-  uint64_t u_ = 0;
-  int64_t i_ = 0;
-  double f_ = 0;
+  uint64_t u_ = 0;  // unsigned integers and bool
+  int64_t i_ = 0;   // signed integers
+  double f_ = 0;    // floats
   std::string_view s_;
   ValueType array_type_ = ValueType::kUint8;
   uint64_t array_size_ = 0;
   std::span<const uint8_t> array_raw_;
+  std::vector<std::string_view> strings_;
   std::vector<Value> items_;
 };
 
@@ -147,6 +152,7 @@ class GgufFile {
   GgufFile() = default;
   Status parse();
   Status parse_value(ValueType type, int depth, Value* out);
+  Status check_known_keys() const;
   Error error(std::string message) const;
 
   std::string path_;
@@ -186,22 +192,33 @@ class GgufWriter {
   void set_int32_array(std::string_view key, const std::vector<int32_t>& v);
   void set_float32_array(std::string_view key, const std::vector<float>& v);
   void remove(std::string_view key);
+  bool has(std::string_view key) const;
 
-  // Adds a tensor; `data` must hold exactly the bytes its type and shape take.
+  // Adds a tensor; `data` must hold exactly the bytes its type and shape take. Copied.
   Status add_tensor(std::string_view name, quant::GgmlType type, std::span<const int64_t> ne,
                     std::span<const uint8_t> data);
+  // Adds a tensor whose bytes `fill` writes into a buffer of the right size when the file
+  // is written (large generated models without holding them in memory).
+  using FillFn = std::function<void(uint8_t* dst, uint64_t n_bytes)>;
+  Status add_tensor_lazy(std::string_view name, quant::GgmlType type, std::span<const int64_t> ne,
+                         FillFn fill);
 
   std::vector<uint8_t> to_bytes() const;
   Status write(const std::string& path) const;
 
  private:
-  struct OwnedValue;
   struct Tensor {
     std::string name;
     quant::GgmlType type;
     std::vector<int64_t> ne;
-    std::vector<uint8_t> data;
+    uint64_t n_bytes = 0;
+    std::vector<uint8_t> data;  // empty when lazy
+    FillFn fill;
   };
+  Status check_new_tensor(std::string_view name, uint32_t type, std::span<const int64_t> ne,
+                          uint64_t* n_bytes) const;
+  std::vector<uint8_t> header_bytes() const;  // header, kvs, tensor infos, padding
+  void set_encoded(std::string_view key, std::vector<uint8_t> encoded);
   uint32_t version_;
   uint64_t alignment_ = kDefaultAlignment;
   std::vector<std::pair<std::string, std::vector<uint8_t>>> kvs_;  // key, encoded type+value

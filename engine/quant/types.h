@@ -152,16 +152,29 @@ struct BlockQ8_K {
 };
 static_assert(sizeof(BlockQ8_K) == 292, "wrong q8_K block size");
 
-// Storage facts of every type a GGUF may contain. `block_size` elements take
-// `type_size` bytes. `supported` says whether this engine computes with it (the others
-// are recognised so that files holding them validate and are reported, not rejected as
-// corrupt).
+// Reference (portable scalar) conversions of a row of n elements (n a multiple of the
+// block size). to_float: blocks -> floats. from_float: floats -> blocks, bit-exact with
+// ggml's reference quantizer where one exists (what llama-quantize and gguf-py write).
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
+
+// Storage facts of every type a GGUF may contain, and for the types we compute with, the
+// reference conversions and the activation type its dot products pair with (ggml's
+// type-traits idea: one table indexed by type). `block_size` elements take `type_size`
+// bytes. `supported` says whether this engine computes with it (the others are recognised
+// so that files holding them validate and are reported, not rejected as corrupt).
 struct TypeTraits {
   const char* name;
   int64_t block_size;
   size_t type_size;
   bool is_quantized;
   bool supported;
+  ToFloatFn to_float = nullptr;      // null for types we do not compute with
+  FromFloatFn from_float = nullptr;  // null for types we do not compute with
+  // Activation type of the dot kernels for weights of this type: Q8_0 for Q4_0/Q5_0/Q8_0,
+  // Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, F16/BF16/F32 for themselves, the type
+  // itself for the activation-only Q8_1/Q8_K (no dot kernel), F32 for unsupported types.
+  GgmlType vec_dot_type = GgmlType::F32;
 };
 
 // Traits of a type id; nullptr for an id that is not a ggml type.
@@ -169,5 +182,7 @@ const TypeTraits* find_type_traits(uint32_t type_id);
 // Traits of a known type.
 const TypeTraits& type_traits(GgmlType type);
 const char* type_name(GgmlType type);
+// Bytes of a row of n elements of `type` (n a multiple of the block size).
+size_t row_size(GgmlType type, int64_t n);
 
 }  // namespace moecode::quant

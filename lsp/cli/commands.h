@@ -9,6 +9,9 @@ namespace moecode::cli {
 // Exit code a subcommand callback leaves for main() (0 on success).
 int& exit_code();
 
+// `moecode model info`.
+void add_model_command(CLI::App& app);
+
 // `moecode serve`: the language server (serve_cmd.cpp).
 void add_serve_command(CLI::App& app);
 

@@ -1,0 +1,126 @@
+// Run-time choice of the kernel table from the CPU's features (and MOECODE_ISA), plus the
+// small helpers of kernels.h. Thread-safe: the choice is a function-local static.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/quant/kernels.h"
+#include "moecode/engine/result.h"
+
+namespace moecode::quant {
+
+namespace {
+
+bool cpu_has(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+#if defined(__x86_64__) && defined(MOECODE_QUANT_X86)
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      // AMX is never used, whatever CPUID says (it faults on our machines).
+      return cpu_has(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#endif
+    default:
+      return false;
+  }
+}
+
+const KernelTable* table_of(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return &scalar_kernel_table();
+    case Isa::kAvx2:
+      return avx2_kernel_table();
+    case Isa::kAvx512:
+      return avx512_kernel_table();
+  }
+  return nullptr;
+}
+
+const KernelTable& choose() {
+  Isa best = Isa::kScalar;
+  for (Isa isa : available_isas()) best = isa;
+  const char* env = std::getenv("MOECODE_ISA");
+  if (env != nullptr && *env != '\0') {
+    Isa asked = best;
+    bool known = true;
+    if (std::strcmp(env, "scalar") == 0) {
+      asked = Isa::kScalar;
+    } else if (std::strcmp(env, "avx2") == 0) {
+      asked = Isa::kAvx2;
+    } else if (std::strcmp(env, "avx512") == 0) {
+      asked = Isa::kAvx512;
+    } else {
+      known = false;
+      std::fprintf(stderr, "moecode: MOECODE_ISA='%s' is not one of scalar, avx2, avx512; using %s\n", env,
+                   isa_name(best));
+    }
+    if (known && static_cast<int>(asked) > static_cast<int>(best)) {
+      std::fprintf(stderr, "moecode: MOECODE_ISA=%s is not available on this CPU; using %s\n", env, isa_name(best));
+    } else if (known) {
+      best = asked;
+    }
+  }
+  const KernelTable* t = table_of(best);
+  MOE_ASSERT(t != nullptr);
+  return *t;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (cpu_has(isa) && table_of(isa) != nullptr) out.push_back(isa);
+  }
+  return out;
+}
+
+const KernelTable* kernels_for(Isa isa) { return cpu_has(isa) ? table_of(isa) : nullptr; }
+
+const KernelTable& kernels() {
+  static const KernelTable& chosen = choose();
+  return chosen;
+}
+
+Isa active_isa() { return kernels().isa; }
+
+GgmlType vec_dot_type(GgmlType weight_type) { return type_traits(weight_type).vec_dot_type; }
+
+bool has_vec_dot(GgmlType weight_type) {
+  const auto id = static_cast<uint32_t>(weight_type);
+  return id < static_cast<uint32_t>(kTypeSlots) && scalar_kernel_table().vec_dot[id] != nullptr;
+}
+
+float dot_f32_reference(GgmlType weight_type, int64_t n, const void* w, const float* x) {
+  const TypeTraits& t = type_traits(weight_type);
+  MOE_ASSERT(t.to_float != nullptr && n % t.block_size == 0);
+  // One block (or, for the float types, a chunk of 256 elements) at a time.
+  const int64_t chunk = t.block_size == 1 ? 256 : t.block_size;
+  const size_t chunk_bytes = static_cast<size_t>(chunk / t.block_size) * t.type_size;
+  float buf[256];
+  double s = 0;
+  for (int64_t i = 0; i < n; i += chunk) {
+    const int64_t m = n - i < chunk ? n - i : chunk;
+    t.to_float(static_cast<const uint8_t*>(w) + static_cast<size_t>(i / chunk) * chunk_bytes, buf, m);
+    for (int64_t j = 0; j < m; ++j) s += static_cast<double>(buf[j]) * x[i + j];
+  }
+  return static_cast<float>(s);
+}
+
+}  // namespace moecode::quant

@@ -1,0 +1,90 @@
+// Dot-product kernels of quantized weight rows with activation rows, and the activation
+// conversions they need, in one table per instruction set: a portable scalar table (the
+// reference) and, on x86-64, AVX2 (+FMA, F16C) and AVX-512 (F, BW, VL, VNNI) tables. The
+// active table is chosen once, at first use, from the CPU's features (never AMX), unless
+// the environment variable MOECODE_ISA=scalar|avx2|avx512 asks for a lower one.
+//
+// How the model code computes y = W x for a weight matrix W [n_rows, n] of type T:
+//   const KernelTable& k = kernels();                   // once
+//   GgmlType at = vec_dot_type(T);                      // activation type
+//   k.from_float[at](x, xq, n);                         // quantize x once: row_size(at, n) bytes
+//   k.gemm[T](n, n_rows, 1, W, row_size(T, n), xq, 0, y, 0);  // or split rows over threads
+// For several activation rows (prefill), quantize each row and pass nc columns.
+//
+// Thread-safety: the tables are immutable after the first call of kernels() (which is
+// itself thread-safe); every kernel is a pure function on caller-owned memory, allocates
+// nothing and never dequantizes a whole row, so threads may call them concurrently on
+// disjoint outputs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "engine/quant/types.h"
+
+namespace moecode::quant {
+
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// "scalar", "avx2", "avx512".
+const char* isa_name(Isa isa);
+
+// Number of slots of the per-type arrays: type ids are < kTypeSlots.
+inline constexpr int kTypeSlots = 40;
+
+// One dot product: *out = sum_i w[i] * a[i] over n elements, w a row of the weight type, a a
+// row of its vec_dot_type. n must be a multiple of the weight type's block size.
+using VecDotFn = void (*)(int64_t n, float* out, const void* w, const void* a);
+
+// A tile of dot products: for r in [0, nr), c in [0, nc):
+//   out[c * out_stride + r] = dot(w + r * w_stride bytes, a + c * a_stride bytes)
+// (strides in bytes for w and a, in floats for out). Kernels may process several rows
+// and/or columns at once to reuse loads; results equal VecDotFn's up to float rounding.
+using GemmFn = void (*)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
+                        const void* a, size_t a_stride, float* out, size_t out_stride);
+
+// Row conversion float -> type (n a multiple of the block size).
+using ConvertFromFloatFn = void (*)(const float* x, void* y, int64_t n);
+// Row conversion type -> float.
+using ConvertToFloatFn = void (*)(const void* x, float* y, int64_t n);
+
+struct KernelTable {
+  Isa isa = Isa::kScalar;
+  // Indexed by weight type id; null where the type has no dot kernel.
+  VecDotFn vec_dot[kTypeSlots] = {};
+  GemmFn gemm[kTypeSlots] = {};
+  // Activation conversion, indexed by activation type id (F32, F16, BF16, Q8_0, Q8_1, Q8_K):
+  // bit-identical across ISAs and with llama.cpp's x86 CPU backend (see quantize.h).
+  ConvertFromFloatFn from_float[kTypeSlots] = {};
+  // Fast dequantization, indexed by type id (equal to the reference for F32/F16/BF16 and
+  // the integer formats up to float rounding of the multiply-adds).
+  ConvertToFloatFn to_float[kTypeSlots] = {};
+};
+
+// The table of the active ISA. Thread-safe; the choice is made on the first call.
+const KernelTable& kernels();
+// The active ISA (what `moecode --version` reports).
+Isa active_isa();
+// ISAs this CPU can run (always includes kScalar), lowest first.
+std::vector<Isa> available_isas();
+// The table of a given ISA; nullptr when this build or this CPU does not have it.
+const KernelTable* kernels_for(Isa isa);
+
+// Activation type paired with weights of `weight_type` (TypeTraits::vec_dot_type).
+GgmlType vec_dot_type(GgmlType weight_type);
+// Whether there is a dot kernel for weights of this type.
+bool has_vec_dot(GgmlType weight_type);
+
+// Reference dot of a weight row with a float vector: dequantizes one block at a time on
+// the stack (never the whole row) and accumulates in double. For tests and tools, not for
+// the hot path. n must be a multiple of the block size.
+float dot_f32_reference(GgmlType weight_type, int64_t n, const void* w, const float* x);
+
+// Internal: per-ISA tables (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp).
+// The x86 ones return nullptr when the build has no such kernels.
+const KernelTable& scalar_kernel_table();
+const KernelTable* avx2_kernel_table();
+const KernelTable* avx512_kernel_table();
+
+}  // namespace moecode::quant
