@@ -26,8 +26,10 @@ Result<CompletionContext> WindowContextProvider::gather(const ContextRequest& re
   const std::string_view text = *request.text;
   const size_t cursor = std::min(request.cursor, text.size());
   const int budget = std::max(request.token_budget, 16);
-  const int prefix_budget = budget * 3 / 4;
-  const int suffix_budget = budget - prefix_budget;
+  // The suffix follows the prefix in most FIM prompts, so an edit at the cursor makes the
+  // engine re-evaluate all of it: keep it short (a quarter of the budget, 256 tokens at most).
+  const int suffix_budget = std::min(budget / 4, kMaxSuffixTokens);
+  const int prefix_budget = budget - suffix_budget;
 
   CompletionContext ctx;
   ctx.path = request.path;

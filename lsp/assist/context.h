@@ -50,12 +50,14 @@ class ContextProvider {
                                            const engine::CancelToken& cancel) = 0;
 };
 
-// The current document only. The prefix gets 3/4 of the budget and starts at a line that is a
-// multiple of kAnchorLines whenever it can, so that typing does not move the start of the
-// prompt: consecutive requests share a long token prefix and the engine reuses its KV cache.
+// The current document only. The suffix gets a quarter of the budget (at most
+// kMaxSuffixTokens), the prefix the rest; the prefix starts at a line that is a multiple of
+// kAnchorLines whenever it can, so that typing does not move the start of the prompt:
+// consecutive requests share a long token prefix and the engine reuses its KV cache.
 class WindowContextProvider final : public ContextProvider {
  public:
   static constexpr size_t kAnchorLines = 32;
+  static constexpr int kMaxSuffixTokens = 256;
 
   Result<CompletionContext> gather(const ContextRequest& request, const TokenCounter& count_tokens,
                                    const engine::CancelToken& cancel) override;
