@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
   moecode::cli::add_model_command(app);
   moecode::cli::add_serve_command(app);
+  moecode::cli::add_generate_command(app);
+  moecode::cli::add_logits_command(app);
+  moecode::cli::add_bench_command(app);
+  moecode::cli::add_tokenize_command(app);
 
   CLI11_PARSE(app, argc, argv);
   if (app.get_subcommands().empty()) {

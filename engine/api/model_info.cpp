@@ -8,6 +8,7 @@
 
 #include "engine/gguf/gguf.h"
 #include "engine/gguf/metadata.h"
+#include "engine/runtime/chat_template.h"
 #include "moecode/engine/model.h"
 
 namespace moecode::engine {
@@ -54,18 +55,6 @@ MetaValue to_meta(const Value& v, int depth = 0) {
   return m;
 }
 
-// The chat format a template is written for, from marker strings it contains.
-std::string chat_template_family(std::string_view tmpl) {
-  auto has = [&](std::string_view s) { return tmpl.find(s) != std::string_view::npos; };
-  if (has("<｜Assistant｜>") || has("<｜User｜>")) return "deepseek3";
-  if (has("<|start_header_id|>")) return "llama3";
-  if (has("<|im_start|>")) return "chatml";
-  if (has("[INST]")) return "llama2";
-  if (has("### Instruction:")) return "deepseek-coder";
-  if (has("<start_of_turn>")) return "gemma";
-  return "";
-}
-
 }  // namespace
 
 Result<ModelSummary> inspect_model(const std::string& path) {
@@ -109,7 +98,7 @@ Result<ModelSummary> inspect_model(const std::string& path) {
   MOE_TRY(s.special, gguf::read_special_tokens(*file, s.n_vocab));
   MOE_TRY(auto tmpl, file->get_string("tokenizer.chat_template"));
   s.has_chat_template = tmpl.has_value();
-  if (tmpl) s.chat_template_family = chat_template_family(*tmpl);
+  if (tmpl) s.chat_template_family = runtime::chat_template_family(*tmpl);
 
   if (!s.architecture.empty()) {
     MOE_TRY(auto n_expert, file->get_int(s.architecture + ".expert_count"));

@@ -8,8 +8,6 @@ namespace moecode::assist {
 
 using engine::Token;
 
-bool local_engine_available() { return true; }
-
 Result<std::unique_ptr<Generator>> load_local_generator(const std::string& gguf_path,
                                                         const LocalGeneratorOptions& options) {
   MOE_TRY(std::unique_ptr<LocalGenerator> g, LocalGenerator::load(gguf_path, options));
@@ -24,6 +22,7 @@ Result<std::unique_ptr<LocalGenerator>> LocalGenerator::load(const std::string& 
   load.n_ctx = options.n_ctx;
   MOE_TRY(std::shared_ptr<engine::Model> model, engine::Model::load(gguf_path, load));
   engine::SessionOptions so;
+  so.n_batch = options.n_batch;
   MOE_TRY(std::unique_ptr<engine::Session> session, model->new_session(so));
   return std::unique_ptr<LocalGenerator>(
       new LocalGenerator(std::move(model), std::move(session), gguf_path, options.backend));

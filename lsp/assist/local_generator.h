@@ -1,6 +1,8 @@
 // LocalGenerator: the Generator over moecode's own engine (engine/include/moecode/engine).
-// One model, one session: the session's KV cache keeps the previous prompt, so a request
-// that shares a prefix with the one before evaluates only the new tokens.
+// One model, loaded once, and one session: the session's KV cache keeps the previous prompt
+// (and its answer), so a request that shares a prefix with the one before evaluates only the
+// new tokens. Prompts are tokenized with the model's tokenizer; control tokens (FIM) by their
+// text. Cancellation goes to the engine's decode loop (checked between tokens).
 // Threading: thread-compatible (the scheduler's worker makes every call).
 #pragma once
 
@@ -13,14 +15,13 @@
 
 namespace moecode::assist {
 
-// Whether this build links the engine's model runtime (false until the engine implements
-// Model::load; then load_local_generator() reports that instead of loading).
-bool local_engine_available();
-
 struct LocalGeneratorOptions {
   std::string backend = "cpu";
   int n_threads = 0;  // 0: the engine's default
   int n_ctx = 0;      // 0: the engine's default
+  // Prompt tokens per prefill step. The engine checks cancellation between steps, so this
+  // bounds how long a cancelled request keeps the worker busy while its prompt is evaluated.
+  int n_batch = 64;
 };
 
 class LocalGenerator final : public Generator {
@@ -46,7 +47,7 @@ class LocalGenerator final : public Generator {
   std::string backend_;
 };
 
-// LocalGenerator::load as a Generator (an error in builds without the engine runtime).
+// LocalGenerator::load as a Generator.
 Result<std::unique_ptr<Generator>> load_local_generator(const std::string& gguf_path,
                                                         const LocalGeneratorOptions& options);
 

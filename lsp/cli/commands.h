@@ -11,6 +11,15 @@ int& exit_code();
 
 // `moecode model info`.
 void add_model_command(CLI::App& app);
+// `moecode generate`: text from a prompt with a local model.
+void add_generate_command(CLI::App& app);
+// `moecode logits`: logits of a token sequence (conformance checks).
+void add_logits_command(CLI::App& app);
+// `moecode bench`: prompt-processing and generation speed.
+void add_bench_command(CLI::App& app);
+
+// `moecode tokenize` and `moecode detokenize`.
+void add_tokenize_command(CLI::App& app);
 
 // `moecode serve`: the language server (serve_cmd.cpp).
 void add_serve_command(CLI::App& app);

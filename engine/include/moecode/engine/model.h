@@ -11,12 +11,11 @@
 #include <vector>
 
 #include "moecode/engine/result.h"
+#include "moecode/engine/session.h"
 #include "moecode/engine/tokenizer.h"
 
 namespace moecode::engine {
 
-class Session;
-struct SessionOptions;
 
 // ---- inspection (no weights loaded) -------------------------------------------------
 
@@ -68,13 +67,14 @@ Result<ModelSummary> inspect_model(const std::string& path);
 
 // ---- loading -----------------------------------------------------------------------
 
-enum class KvCacheType { kF16, kF32 };
-
 struct LoadOptions {
   int n_threads = 0;          // 0: number of physical cores
   int n_ctx = 0;              // 0: min(training context, 8192)
   KvCacheType kv_type = KvCacheType::kF16;
   std::string backend = "cpu";
+  // Chat format: "" detects it from tokenizer.chat_template (ChatML when unknown), or one
+  // of "chatml", "llama3", "deepseek2", "deepseek3", "deepseek-coder", "llama2".
+  std::string chat_template;
 };
 
 // Facts about a loaded model that callers plan with.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,8 +29,17 @@ class CancelToken {
   std::shared_ptr<std::atomic<bool>> flag_;
 };
 
+enum class KvCacheType { kF16, kF32 };
+
 struct SessionOptions {
-  int n_ctx = 0;  // 0: the model's n_ctx()
+  int n_ctx = 0;    // 0: the model's n_ctx()
+  int n_batch = 0;  // tokens per prefill step; 0: 512
+  std::optional<KvCacheType> kv_type;  // unset: the model's LoadOptions::kv_type
+};
+
+struct EvalOptions {
+  // Keep the logits of every token this eval computes (all_logits()), not only the last.
+  bool logits_all = false;
 };
 
 struct SamplingParams {
@@ -42,6 +52,17 @@ struct SamplingParams {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   uint64_t seed = 0;
+};
+
+// Picks tokens from logits with SamplingParams (penalties, greedy or top-k/top-p/min-p/
+// temperature, seeded). generate() uses one per call; callers that drive eval() themselves
+// use this. Not thread-safe (it holds the random state); allocates only in create().
+class TokenSampler {
+ public:
+  virtual ~TokenSampler() = default;
+  static std::unique_ptr<TokenSampler> create(const SamplingParams& params, int32_t n_vocab);
+  // `history`: the tokens so far (prompt + generated), for the penalties.
+  virtual Token sample(std::span<const float> logits, std::span<const Token> history) = 0;
 };
 
 struct GenerateOptions {
@@ -71,8 +92,11 @@ struct GenerateResult {
   double generate_ms = 0;
 };
 
-// Called with each new piece of complete UTF-8 text and the token that completed it;
-// returning false stops the generation (StopReason::kCallback).
+// Called once per generated token, on the generating thread, with the complete UTF-8
+// text that token made available (empty when it completed no character, or when the
+// text is held back because it may start a stop string) and the token; at the end, once
+// more for text still held back. Returning false stops the generation
+// (StopReason::kCallback).
 using TextCallback = std::function<bool(std::string_view text, Token token)>;
 
 class Session {
@@ -82,10 +106,17 @@ class Session {
   // Makes the cache hold exactly `tokens`: keeps the longest common prefix with what it
   // holds, evaluates the rest. Afterwards last_logits() are those of the last token.
   // Cancellation is checked between chunks; a cancelled eval leaves a consistent prefix.
-  virtual Result<EvalStats> eval(std::span<const Token> tokens, const CancelToken* cancel = nullptr) = 0;
+  Result<EvalStats> eval(std::span<const Token> tokens, const CancelToken* cancel = nullptr) {
+    return eval(tokens, EvalOptions{}, cancel);
+  }
+  virtual Result<EvalStats> eval(std::span<const Token> tokens, const EvalOptions& options,
+                                 const CancelToken* cancel) = 0;
 
-  // Logits after the last evaluated token, n_vocab floats.
+  // Logits after the last evaluated token, n_vocab floats (empty before any eval).
   virtual std::span<const float> last_logits() const = 0;
+  // After an eval with logits_all: the logits of each token it evaluated, in order
+  // ([n_evaluated][n_vocab]; the first is position n_reused). Empty otherwise.
+  virtual std::span<const float> all_logits() const = 0;
 
   // eval(prompt), then samples up to max_tokens tokens, streaming through `on_text`.
   virtual Result<GenerateResult> generate(std::span<const Token> prompt, const GenerateOptions& options,
@@ -98,6 +129,7 @@ class Session {
   virtual int n_ctx() const = 0;
   // Total tokens this session has run through the model (tests check prefix reuse with it).
   virtual uint64_t n_tokens_evaluated() const = 0;
+  virtual KvCacheType kv_type() const = 0;
 };
 
 }  // namespace moecode::engine

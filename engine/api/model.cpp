@@ -1,0 +1,100 @@
+// Model::load and the loaded model: maps the GGUF, builds the tokenizer and the
+// architecture on the chosen backend, and opens sessions (engine/runtime).
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/arch.h"
+#include "engine/runtime/chat_template.h"
+#include "engine/runtime/session.h"
+#include "engine/tokenizer/gguf_tokenizer.h"
+#include "moecode/engine/model.h"
+
+namespace moecode::engine {
+
+namespace {
+
+constexpr int kDefaultMaxCtx = 8192;
+
+class LoadedModel final : public Model {
+ public:
+  const ModelInfo& info() const override { return info_; }
+  const Tokenizer& tokenizer() const override { return *state_->tokenizer; }
+  int n_ctx() const override { return n_ctx_; }
+
+  std::string apply_chat_template(const std::vector<ChatMessage>& messages, bool add_assistant_prefix) const override {
+    return runtime::render_chat(chat_, messages, add_assistant_prefix);
+  }
+
+  Result<std::unique_ptr<Session>> new_session(const SessionOptions& options) const override {
+    runtime::SessionConfig c;
+    c.n_ctx = options.n_ctx > 0 ? options.n_ctx : n_ctx_;
+    c.n_batch = options.n_batch > 0 ? options.n_batch : 512;
+    const KvCacheType kv = options.kv_type.value_or(kv_type_);
+    c.kv_type = kv == KvCacheType::kF16 ? backend::CacheType::kF16 : backend::CacheType::kF32;
+    if (c.n_ctx < 1 || c.n_ctx > (1 << 24))
+      return make_error(ErrorCode::kInvalidArgument, "session context size " + std::to_string(c.n_ctx) + " is out of range");
+    c.n_batch = std::min(c.n_batch, c.n_ctx);
+    return runtime::make_session(state_, c);
+  }
+
+  std::shared_ptr<runtime::ModelState> state_;
+  ModelInfo info_;
+  runtime::ChatTemplate chat_;
+  int n_ctx_ = 0;
+  KvCacheType kv_type_ = KvCacheType::kF16;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const LoadOptions& options) {
+  if (options.backend != "cpu")
+    return make_error(ErrorCode::kUnsupported, "backend '" + options.backend + "' is not available (built: cpu)");
+  if (options.n_threads < 0 || options.n_threads > 1024)
+    return make_error(ErrorCode::kInvalidArgument, "thread count " + std::to_string(options.n_threads) + " is out of range");
+  if (options.n_ctx < 0) return make_error(ErrorCode::kInvalidArgument, "context size " + std::to_string(options.n_ctx) + " is negative");
+
+  auto state = std::make_shared<runtime::ModelState>();
+  MOE_TRY(state->file, gguf::GgufFile::open(gguf_path));
+  const gguf::GgufFile& file = *state->file;
+  state->backend = backend::make_cpu_backend({options.n_threads});
+  MOE_TRY(state->arch, model::create_arch(file, *state->backend));
+  MOE_TRY(state->tokenizer, tokenizer::tokenizer_from_gguf(file));
+  const model::Hparams& hp = state->arch->hparams();
+  if (state->tokenizer->n_vocab() != hp.n_vocab)
+    return make_error(ErrorCode::kCorrupt, "model '" + gguf_path + "': the tokenizer has " +
+                                               std::to_string(state->tokenizer->n_vocab()) + " tokens but the model " +
+                                               std::to_string(hp.n_vocab));
+
+  auto m = std::make_shared<LoadedModel>();
+  m->info_.architecture = hp.arch;
+  m->info_.name = hp.name;
+  m->info_.n_ctx_train = hp.n_ctx_train;
+  m->info_.n_vocab = hp.n_vocab;
+  m->info_.n_layer = hp.n_layer;
+  m->info_.n_embd = hp.n_embd;
+  m->info_.n_expert = hp.n_expert;
+  m->info_.n_expert_used = hp.n_expert_used;
+  for (const auto& t : file.tensors()) m->info_.n_params += t.n_elements;
+  m->info_.file_bytes = file.file_size();
+  MOE_TRY(auto tmpl, file.get_string("tokenizer.chat_template"));
+  m->chat_ = runtime::chat_template_for(tmpl.value_or(""));
+  if (tmpl) m->info_.chat_template_family = runtime::chat_template_family(*tmpl);
+  if (!options.chat_template.empty()) {
+    const auto format = runtime::chat_format_from_name(options.chat_template);
+    if (!format)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unknown chat template '" + options.chat_template +
+                            "' (chatml, llama3, deepseek2, deepseek3, deepseek-coder, llama2)");
+    if (*format != m->chat_.format) m->chat_ = runtime::ChatTemplate{*format, ""};
+    m->info_.chat_template_family = runtime::chat_format_name(*format);
+  }
+  m->n_ctx_ = options.n_ctx > 0 ? options.n_ctx : static_cast<int>(std::min<int64_t>(hp.n_ctx_train, kDefaultMaxCtx));
+  m->kv_type_ = options.kv_type;
+  m->state_ = std::move(state);
+  return std::shared_ptr<Model>(std::move(m));
+}
+
+}  // namespace moecode::engine

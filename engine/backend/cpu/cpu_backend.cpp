@@ -1,0 +1,409 @@
+// The CPU backend's ops (see cpu_backend.h). Each op is one fork/join on the thread pool
+// (or runs on the calling thread when it is too small to be worth a dispatch); work is
+// handed out in chunks through a shared counter so that a thread slowed down by another
+// process on a shared core does not hold the others up.
+#include "engine/backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/backend/cpu/thread_pool.h"
+#include "engine/backend/cpu/vec.h"
+#include "engine/backend/cpu/weight_kernels.h"
+#include "moecode/engine/result.h"
+
+namespace moecode::backend {
+
+int physical_cores() {
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::pair<int, int>> cores;  // (physical id, core id)
+  std::string line;
+  int phys = 0;
+  while (std::getline(in, line)) {
+    auto value = [&]() { return std::atoi(line.c_str() + line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0) phys = value();
+    if (line.rfind("core id", 0) == 0) cores.emplace(phys, value());
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+namespace cpu {
+
+MatmulPlan matmul_plan(quant::GgmlType weight_type) {
+  WeightKernels k;
+  MatmulPlan p;
+  p.supported = weight_kernels(weight_type, &k);
+  p.act_type = k.act_type;
+  return p;
+}
+
+namespace {
+
+constexpr size_t kAlign = 64;
+// Below this many multiply-adds an op runs on the calling thread.
+constexpr int64_t kMinParallelWork = 1 << 15;
+// Weight rows per matmul work item, and activation rows per kernel call.
+constexpr int64_t kRowBlock = 16;
+constexpr int64_t kColBlock = 64;
+constexpr int kMaxJobs = 8;
+// Attention: keys per softmax block, heads of a KV group done together, and the largest
+// head sizes (MLA's latent: 512 + 64).
+constexpr int64_t kKeyBlock = 64;
+constexpr int kHeadsPerItem = 4;
+constexpr int kMaxHeadDim = 1024;
+constexpr int kMaxHeadDimV = 576;
+
+class CpuBuffer final : public Buffer {
+ public:
+  explicit CpuBuffer(size_t n) : size_(n) {
+    const size_t rounded = (n + kAlign - 1) / kAlign * kAlign;
+    // Large blocks come straight from mmap, so untouched pages take no memory.
+    data_ = rounded == 0 ? nullptr : std::aligned_alloc(kAlign, rounded);
+    MOE_ASSERT(rounded == 0 || data_ != nullptr);
+  }
+  ~CpuBuffer() override { std::free(data_); }
+  void* data() override { return data_; }
+  size_t size() const override { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Grow-only aligned scratch.
+class Scratch {
+ public:
+  ~Scratch() { std::free(data_); }
+  void* get(size_t n) {
+    if (n > size_) {
+      std::free(data_);
+      size_ = (n + kAlign - 1) / kAlign * kAlign;
+      data_ = std::aligned_alloc(kAlign, size_);
+      MOE_ASSERT(data_ != nullptr);
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads) : pool_(n_threads), vk_(vec_kernels()) {}
+
+  std::string_view name() const override { return "cpu"; }
+  int n_threads() const override { return pool_.size(); }
+  bool supports(quant::GgmlType type) const override {
+    WeightKernels k;
+    return weight_kernels(type, &k);
+  }
+  std::unique_ptr<Buffer> alloc(size_t n_bytes) override { return std::make_unique<CpuBuffer>(n_bytes); }
+
+  void get_rows(const Weight& w, std::span<const int32_t> ids, Mat out) override;
+  void rms_norm(Mat x, const float* g, float eps, Mat out) override;
+  void matmul(std::span<const MatmulJob> jobs, Mat x) override;
+  void rope(const RopeArgs& args) override;
+  void swiglu(Mat gate, Mat up) override;
+  void add(Mat x, Mat y) override;
+  void store_rows(Mat x, const CacheView& dst, int64_t pos0) override;
+  void attention(const AttentionArgs& args) override;
+
+ private:
+  // Runs fn(i) for i in [0, n) over the pool in chunks of `grain`, or inline when small.
+  template <typename Fn>
+  void parallel_for(int64_t n, int64_t grain, int64_t work, Fn&& fn) {
+    if (pool_.size() == 1 || work < kMinParallelWork || n <= 1) {
+      for (int64_t i = 0; i < n; ++i) fn(i);
+      return;
+    }
+    pool_.run_chunks((n + grain - 1) / grain, [&](int64_t c) {
+      const int64_t end = std::min(n, (c + 1) * grain);
+      for (int64_t i = c * grain; i < end; ++i) fn(i);
+    });
+  }
+
+  ThreadPool pool_;
+  const VecKernels& vk_;
+  Scratch act_scratch_;  // activations converted for quantized matmuls
+};
+
+void CpuBackend::get_rows(const Weight& w, std::span<const int32_t> ids, Mat out) {
+  WeightKernels k;
+  MOE_ASSERT(weight_kernels(w.type, &k));
+  MOE_ASSERT(out.cols == w.n_in && out.rows == static_cast<int64_t>(ids.size()));
+  parallel_for(out.rows, 4, out.rows * w.n_in, [&](int64_t t) {
+    const int32_t id = ids[t];
+    MOE_ASSERT(id >= 0 && id < w.n_out);
+    k.to_float(w.row(id), out.row(t), w.n_in);
+  });
+}
+
+void CpuBackend::rms_norm(Mat x, const float* g, float eps, Mat out) {
+  const int64_t n = x.cols;
+  parallel_for(x.rows, 8, x.rows * n, [&](int64_t t) {
+    const float* xr = x.row(t);
+    float* yr = out.row(t);
+    const float mean = static_cast<float>(vk_.sum_squares(xr, n) / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    if (g) {
+      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * scale) * g[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale;
+    }
+  });
+}
+
+void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
+  MOE_ASSERT(!jobs.empty() && jobs.size() <= kMaxJobs);
+  const int64_t n_tok = x.rows;
+  const int64_t n_in = x.cols;
+  if (n_tok == 0) return;
+
+  // Per job: kernels and where its activation rows are (x itself for F32 weights, else a
+  // converted copy, shared by the jobs whose weights pair with the same format).
+  struct Prepared {
+    WeightKernels k;
+    const uint8_t* a = nullptr;
+    size_t a_stride = 0;
+    int64_t n_blocks = 0;
+    int slot = -1;  // converted-activation slot, -1 for x itself
+  };
+  Prepared prep[kMaxJobs];
+  quant::GgmlType conv_types[kMaxJobs];
+  size_t conv_offsets[kMaxJobs];
+  int n_conv = 0;
+  size_t conv_bytes = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const MatmulJob& job = jobs[j];
+    MOE_ASSERT(job.w->n_in == n_in && job.y.rows == n_tok && job.y.cols == job.w->n_out);
+    MOE_ASSERT(weight_kernels(job.w->type, &prep[j].k));
+    prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
+    if (prep[j].k.convert == nullptr) {
+      prep[j].a = reinterpret_cast<const uint8_t*>(x.data);
+      prep[j].a_stride = static_cast<size_t>(x.stride) * sizeof(float);
+      continue;
+    }
+    const size_t row_bytes = type_row_bytes(prep[j].k.act_type, n_in);
+    prep[j].a_stride = row_bytes;
+    int slot = 0;
+    while (slot < n_conv && conv_types[slot] != prep[j].k.act_type) ++slot;
+    if (slot == n_conv) {
+      conv_types[n_conv] = prep[j].k.act_type;
+      conv_offsets[n_conv] = conv_bytes;
+      conv_bytes += (row_bytes * n_tok + kAlign - 1) / kAlign * kAlign;
+      ++n_conv;
+    }
+    prep[j].slot = slot;
+  }
+  uint8_t* conv_base = n_conv ? static_cast<uint8_t*>(act_scratch_.get(conv_bytes)) : nullptr;
+  // Convert rows once per activation format (jobs point into the scratch).
+  struct Conversion {
+    void (*fn)(const float*, void*, int64_t);
+    uint8_t* dst;
+    size_t row_bytes;
+  };
+  Conversion convs[kMaxJobs];
+  for (int s = 0; s < n_conv; ++s) {
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (prep[j].k.convert && prep[j].k.act_type == conv_types[s]) {
+        convs[s] = {prep[j].k.convert, conv_base + conv_offsets[s], prep[j].a_stride};
+        break;
+      }
+    }
+  }
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (prep[j].slot >= 0) prep[j].a = conv_base + conv_offsets[prep[j].slot];
+  }
+
+  int64_t n_tasks = 0;
+  int64_t work = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    n_tasks += prep[j].n_blocks;
+    work += jobs[j].w->n_out * n_in * n_tok;
+  }
+  auto run_task = [&](int64_t task) {
+    size_t j = 0;
+    while (task >= prep[j].n_blocks) task -= prep[j++].n_blocks;
+    const MatmulJob& job = jobs[j];
+    const Prepared& p = prep[j];
+    const int64_t r0 = task * kRowBlock;
+    const int64_t nr = std::min(kRowBlock, job.w->n_out - r0);
+    for (int64_t c0 = 0; c0 < n_tok; c0 += kColBlock) {
+      const int64_t nc = std::min(kColBlock, n_tok - c0);
+      p.k.gemm(n_in, nr, nc, job.w->row(r0), job.w->row_bytes, p.a + c0 * p.a_stride, p.a_stride,
+               job.y.row(c0) + r0, static_cast<size_t>(job.y.stride));
+    }
+    if (job.bias) {
+      for (int64_t t = 0; t < n_tok; ++t) {
+        float* yr = job.y.row(t);
+        for (int64_t r = r0; r < r0 + nr; ++r) yr[r] += job.bias[r];
+      }
+    }
+  };
+  auto convert_rows = [&](int64_t t) {
+    for (int s = 0; s < n_conv; ++s) convs[s].fn(x.row(t), convs[s].dst + t * convs[s].row_bytes, n_in);
+  };
+
+  // Convert the activations (one row per chunk), then the tiles.
+  parallel_for(n_conv > 0 ? n_tok : 0, 1, n_tok * n_in * 4, convert_rows);
+  if (pool_.size() == 1 || work < kMinParallelWork) {
+    for (int64_t i = 0; i < n_tasks; ++i) run_task(i);
+    return;
+  }
+  pool_.run_chunks(n_tasks, run_task);
+}
+
+void CpuBackend::rope(const RopeArgs& a) {
+  const int half = a.n_rot / 2;
+  parallel_for(a.x.rows, 4, a.x.rows * a.n_heads * a.n_rot, [&](int64_t t) {
+    const float* cs = a.cos_sin.row(t);
+    for (int h = 0; h < a.n_heads; ++h) {
+      float* v = a.x.row(t) + static_cast<int64_t>(h) * a.head_dim;
+      if (a.neox) {
+        for (int i = 0; i < half; ++i) {
+          const float c = cs[2 * i], s = cs[2 * i + 1];
+          const float x0 = v[i], x1 = v[i + half];
+          v[i] = x0 * c - x1 * s;
+          v[i + half] = x0 * s + x1 * c;
+        }
+      } else {
+        for (int i = 0; i < half; ++i) {
+          const float c = cs[2 * i], s = cs[2 * i + 1];
+          const float x0 = v[2 * i], x1 = v[2 * i + 1];
+          v[2 * i] = x0 * c - x1 * s;
+          v[2 * i + 1] = x0 * s + x1 * c;
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::swiglu(Mat gate, Mat up) {
+  const int64_t n = gate.cols;
+  parallel_for(gate.rows, 4, gate.rows * n * 8, [&](int64_t t) {
+    float* g = gate.row(t);
+    const float* u = up.row(t);
+    vk_.silu_mul(g, u, n);
+  });
+}
+
+void CpuBackend::add(Mat x, Mat y) {
+  const int64_t n = x.cols;
+  parallel_for(x.rows, 16, x.rows * n, [&](int64_t t) {
+    float* xr = x.row(t);
+    const float* yr = y.row(t);
+    for (int64_t i = 0; i < n; ++i) xr[i] += yr[i];
+  });
+}
+
+void CpuBackend::store_rows(Mat x, const CacheView& dst, int64_t pos0) {
+  MOE_ASSERT(x.cols == dst.width && pos0 >= 0 && pos0 + x.rows <= dst.n_ctx);
+  parallel_for(x.rows, 16, x.rows * x.cols, [&](int64_t t) {
+    if (dst.type == CacheType::kF16) {
+      vk_.f32_to_f16(x.row(t), reinterpret_cast<uint16_t*>(dst.row(pos0 + t)), x.cols);
+    } else {
+      std::memcpy(dst.row(pos0 + t), x.row(t), static_cast<size_t>(x.cols) * sizeof(float));
+    }
+  });
+}
+
+void CpuBackend::attention(const AttentionArgs& a) {
+  const int64_t n_tok = a.q.rows;
+  const int group = a.n_head / a.n_head_kv;
+  const int64_t max_keys = a.pos0 + n_tok;
+  MOE_ASSERT(a.n_head % a.n_head_kv == 0 && max_keys <= a.k.n_ctx);
+  MOE_ASSERT(a.head_dim_k <= kMaxHeadDim && a.head_dim_v <= kMaxHeadDimV);
+  const bool f16 = a.k.type == CacheType::kF16;
+  const size_t esize = cache_type_size(a.k.type);
+  const size_t kstride = static_cast<size_t>(a.k.width) * esize;
+  const size_t vstride = static_cast<size_t>(a.v.width) * esize;
+  // Heads of one KV group are done together (each K/V row is read and converted once for
+  // all of them), at most kHeadsPerItem at a time.
+  const int sub = std::min(group, kHeadsPerItem);
+  const int n_sub = (group + sub - 1) / sub;
+
+  // One item: query token t, KV head g, heads h0 .. h0 + nh - 1 of its group. Softmax in
+  // one pass over blocks of keys (running maximum, rescaled sums), so no buffer grows with
+  // the context.
+  auto run_item = [&](int64_t item) {
+    const int g = static_cast<int>(item / (n_tok * n_sub));
+    const int64_t rem = item % (n_tok * n_sub);
+    const int64_t t = rem / n_sub;
+    const int h0 = g * group + static_cast<int>(rem % n_sub) * sub;
+    const int nh = std::min(sub, g * group + group - h0);
+    const int64_t n_keys = a.pos0 + t + 1;
+    const uint8_t* kbase = static_cast<const uint8_t*>(a.k.data) + static_cast<size_t>(g) * a.head_dim_k * esize;
+    const uint8_t* vbase = static_cast<const uint8_t*>(a.v.data) + static_cast<size_t>(g) * a.head_dim_v * esize;
+    alignas(64) float acc[kHeadsPerItem][kMaxHeadDimV];
+    alignas(64) float s[kHeadsPerItem][kKeyBlock];
+    float mx[kHeadsPerItem];
+    double sum[kHeadsPerItem];
+    const float* q0 = a.q.row(t) + static_cast<int64_t>(h0) * a.head_dim_k;  // heads h0.. are adjacent
+    for (int i = 0; i < nh; ++i) {
+      std::memset(acc[i], 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
+      mx[i] = -INFINITY;
+      sum[i] = 0;
+    }
+    for (int64_t j0 = 0; j0 < n_keys; j0 += kKeyBlock) {
+      const int64_t nb = std::min<int64_t>(kKeyBlock, n_keys - j0);
+      // Scores of the block: s[i][j] = scale * q_i . k_j
+      vk_.attn_scores(q0, a.head_dim_k, nh, kbase + j0 * kstride, kstride, f16, nb, a.head_dim_k, a.scale, s[0],
+                      kKeyBlock);
+      // Running softmax: rescale what was summed when the maximum grows.
+      for (int i = 0; i < nh; ++i) {
+        float bmx = -INFINITY;
+        for (int64_t j = 0; j < nb; ++j) bmx = std::max(bmx, s[i][j]);
+        if (bmx > mx[i]) {
+          if (mx[i] != -INFINITY) {
+            const float r = std::exp(mx[i] - bmx);
+            vk_.scale_f32(acc[i], r, a.head_dim_v);
+            sum[i] *= r;
+          }
+          mx[i] = bmx;
+        }
+        for (int64_t j = 0; j < nb; ++j) s[i][j] -= mx[i];
+        vk_.exp_f32(s[i], nb);
+        for (int64_t j = 0; j < nb; ++j) sum[i] += s[i][j];
+      }
+      // acc_i += sum_j p_ij v_j
+      vk_.attn_accumulate(acc[0], kMaxHeadDimV, s[0], kKeyBlock, nh, vbase + j0 * vstride, vstride, f16, nb,
+                          a.head_dim_v);
+    }
+    for (int i = 0; i < nh; ++i) {
+      float* out = a.out.row(t) + static_cast<int64_t>(h0 + i) * a.head_dim_v;
+      const float inv = static_cast<float>(1.0 / sum[i]);
+      for (int d = 0; d < a.head_dim_v; ++d) out[d] = acc[i][d] * inv;
+    }
+  };
+
+  const int64_t n_items = n_tok * a.n_head_kv * n_sub;
+  const int64_t work = n_tok * a.n_head * max_keys * (a.head_dim_k + a.head_dim_v);
+  if (pool_.size() == 1 || work < kMinParallelWork) {
+    for (int64_t i = 0; i < n_items; ++i) run_item(i);
+    return;
+  }
+  pool_.run_chunks(n_items, run_item);
+}
+
+}  // namespace
+
+}  // namespace cpu
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& options) {
+  const int n = options.n_threads > 0 ? options.n_threads : physical_cores();
+  return std::make_unique<cpu::CpuBackend>(n);
+}
+
+}  // namespace moecode::backend

@@ -1,0 +1,41 @@
+// The architecture table (see arch.h).
+#include "engine/model/arch.h"
+
+#include "engine/model/llama.h"
+
+namespace moecode::model {
+
+namespace {
+
+struct ArchEntry {
+  const char* name;
+  Result<std::unique_ptr<Arch>> (*create)(const ArchContext& ctx);
+};
+
+// general.architecture -> factory. A new architecture adds its row here.
+constexpr ArchEntry kArchs[] = {
+    {"llama", create_llama},
+    {"qwen2", create_llama},
+    {"qwen3", create_llama},
+};
+
+}  // namespace
+
+std::vector<std::string> supported_archs() {
+  std::vector<std::string> names;
+  for (const auto& e : kArchs) names.emplace_back(e.name);
+  return names;
+}
+
+Result<std::unique_ptr<Arch>> create_arch(const gguf::GgufFile& file, backend::Backend& backend) {
+  MOE_TRY(auto arch, file.require_string("general.architecture"));
+  for (const auto& e : kArchs) {
+    if (arch == e.name) return e.create(ArchContext{file, backend, std::string(arch)});
+  }
+  std::string list;
+  for (const auto& e : kArchs) list += (list.empty() ? "" : ", ") + std::string(e.name);
+  return make_error(ErrorCode::kUnsupported, "model '" + file.path() + "': architecture '" + std::string(arch) +
+                                                 "' is not supported (supported: " + list + ")");
+}
+
+}  // namespace moecode::model

@@ -1,0 +1,165 @@
+// `moecode bench [-m MODEL] [-p 512] [-n 128] [-t T] [-r REPS] [--json]`: prompt processing
+// and generation speed, measured like llama-bench: random tokens; pp = one prompt of p
+// tokens from an empty cache in batches of --batch-size; tg = n single-token decodes from an
+// empty cache; one warm-up run of each, then REPS timed runs; tokens/s as mean ± sd.
+// Output: a markdown table like llama-bench's (or one JSON line with --json).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lsp/cli/commands.h"
+#include "lsp/cli/engine_args.h"
+#include "moecode/engine/model.h"
+
+namespace moecode::cli {
+
+namespace {
+
+struct BenchArgs {
+  EngineArgs engine;
+  int n_prompt = 512;
+  int n_gen = 128;
+  int reps = 5;
+  int batch = 512;
+  bool json = false;
+};
+
+struct Figures {
+  double mean = 0;
+  double sd = 0;
+  std::vector<double> samples;
+};
+
+Figures summarize(std::vector<double> v) {
+  Figures f;
+  f.samples = v;
+  for (double x : v) f.mean += x;
+  f.mean /= static_cast<double>(v.size());
+  if (v.size() > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - f.mean) * (x - f.mean);
+    f.sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+  }
+  return f;
+}
+
+// Seconds for one prompt of n random tokens from an empty cache.
+Result<double> time_prompt(engine::Session& s, int n, std::mt19937& rng, int64_t n_vocab) {
+  std::vector<engine::Token> ids(n);
+  for (auto& t : ids) t = static_cast<engine::Token>(rng() % n_vocab);
+  s.truncate(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  MOE_RETURN_IF_ERROR(s.eval(ids));
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Seconds for n single-token decodes from an empty cache.
+Result<double> time_gen(engine::Session& s, int n, std::mt19937& rng, int64_t n_vocab) {
+  std::vector<engine::Token> ids;
+  ids.reserve(n);
+  s.truncate(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    ids.push_back(static_cast<engine::Token>(rng() % n_vocab));
+    MOE_RETURN_IF_ERROR(s.eval(ids));
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int run_bench(const BenchArgs& a) {
+  auto model = load_model(a.engine, engine::KvCacheType::kF16);
+  if (!model.ok()) {
+    fmt::print(stderr, "moecode: {}\n", model.error().message());
+    return 1;
+  }
+  const engine::ModelInfo& info = (*model)->info();
+  engine::SessionOptions so;
+  so.n_ctx = std::max({a.n_prompt, a.n_gen, 16});
+  so.n_batch = a.batch;
+  auto session = (*model)->new_session(so);
+  if (!session.ok()) {
+    fmt::print(stderr, "moecode: {}\n", session.error().message());
+    return 1;
+  }
+  engine::Session& s = **session;
+  std::mt19937 rng(1234);
+  const int threads = a.engine.threads;
+
+  struct Test {
+    std::string name;
+    int n;
+    bool prompt;
+  };
+  std::vector<Test> tests;
+  if (a.n_prompt > 0) tests.push_back({"pp" + std::to_string(a.n_prompt), a.n_prompt, true});
+  if (a.n_gen > 0) tests.push_back({"tg" + std::to_string(a.n_gen), a.n_gen, false});
+
+  std::vector<std::pair<Test, Figures>> results;
+  for (const Test& t : tests) {
+    // Warm-up (as llama-bench: the whole prompt, or one generated token).
+    auto warm = t.prompt ? time_prompt(s, t.n, rng, info.n_vocab) : time_gen(s, 1, rng, info.n_vocab);
+    if (!warm.ok()) {
+      fmt::print(stderr, "moecode: {}\n", warm.error().message());
+      return 1;
+    }
+    std::vector<double> rates;
+    for (int r = 0; r < a.reps; ++r) {
+      auto secs = t.prompt ? time_prompt(s, t.n, rng, info.n_vocab) : time_gen(s, t.n, rng, info.n_vocab);
+      if (!secs.ok()) {
+        fmt::print(stderr, "moecode: {}\n", secs.error().message());
+        return 1;
+      }
+      rates.push_back(t.n / *secs);
+    }
+    results.emplace_back(t, summarize(rates));
+  }
+
+  const std::string model_desc = fmt::format("{} {:.1f}M", info.architecture, info.n_params / 1e6);
+  const std::string thread_text = threads > 0 ? std::to_string(threads) : "auto";
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& [t, f] : results) {
+      j.push_back({{"model", model_desc},
+                   {"size_bytes", info.file_bytes},
+                   {"params", info.n_params},
+                   {"backend", "cpu"},
+                   {"threads", threads},
+                   {"test", t.name},
+                   {"n_tokens", t.n},
+                   {"avg_ts", f.mean},
+                   {"stddev_ts", f.sd},
+                   {"samples_ts", f.samples}});
+    }
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  fmt::print("| model | size | params | backend | threads | test | t/s |\n");
+  fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+  for (const auto& [t, f] : results) {
+    fmt::print("| {} | {:.2f} MiB | {:.2f} M | cpu | {} | {} | {:.2f} ± {:.2f} |\n", model_desc,
+               info.file_bytes / 1048576.0, info.n_params / 1e6, thread_text, t.name, f.mean, f.sd);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (like llama-bench)");
+  add_engine_options(cmd, a->engine, /*with_chat_template=*/false);
+  cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens (default 512; 0 skips the test)")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens (default 128; 0 skips the test)")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-r,--repetitions", a->reps, "Timed runs per test (default 5)")->check(CLI::Range(1, 1000));
+  cmd->add_option("-b,--batch-size", a->batch, "Prompt tokens per forward pass (default 512)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->callback([a] { exit_code() = run_bench(*a); });
+}
+
+}  // namespace moecode::cli

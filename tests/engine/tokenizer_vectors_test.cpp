@@ -1,0 +1,143 @@
+// Conformance of the tokenizers with llama.cpp's reference data: the tokenizer test
+// vectors (tests/data/tokenizer/*.inp|.out, from Hugging Face tokenizers, with their
+// vocab-only GGUFs) and the "tokenize" lists of every golden JSON of the fixture models
+// (llama.cpp's own ids, with and without special-token handling).
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "moecode/engine/tokenizer.h"
+#include "support/tokenizer_vectors.h"
+
+namespace moecode {
+namespace {
+
+namespace fs = std::filesystem;
+using engine::Token;
+using engine::Tokenizer;
+
+std::string read_file(const fs::path& p) { return testing::read_binary_file(p.string()); }
+
+std::string show(const std::vector<Token>& ids) {
+  std::string s;
+  for (Token t : ids) {
+    s += ' ';
+    s += std::to_string(t);
+  }
+  return s;
+}
+
+// ---- llama.cpp's tokenizer test vectors ---------------------------------------------------
+
+class TokenizerVectorsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TokenizerVectorsTest, EveryCaseMatches) {
+  const std::string name = GetParam();
+  const fs::path gguf = fs::path(MOECODE_TEST_DATA_GEN) / "tokenizer" / ("ggml-vocab-" + name + ".gguf");
+  const fs::path base = fs::path(MOECODE_TEST_DATA) / "tokenizer" / ("ggml-vocab-" + name + ".gguf");
+  auto tok = Tokenizer::load(gguf.string());
+  ASSERT_TRUE(tok.ok()) << tok.error().message();
+  const auto cases = testing::read_vector_cases(base.string() + ".inp");
+  const auto expected = testing::read_vector_ids(base.string() + ".out");
+  ASSERT_EQ(cases.size(), 46u) << name;
+  ASSERT_EQ(expected.size(), cases.size()) << name;
+  int failures = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::vector<Token> got = (*tok)->encode(cases[i], /*add_special=*/false, /*parse_special=*/false);
+    EXPECT_EQ(got, expected[i]) << name << " case " << i << " text '" << cases[i] << "'\n  got:     "
+                                << show(got) << "\n  expected:" << show(expected[i]);
+    failures += got != expected[i];
+  }
+  EXPECT_EQ(failures, 0) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sets, TokenizerVectorsTest,
+                         ::testing::Values("bert-bge", "deepseek-coder", "deepseek-llm", "falcon", "gpt-2",
+                                           "llama-spm", "mpt", "phi-3", "refact", "starcoder"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+
+// Every vector set of tests/data/tokenizer/ with a vocabulary is in the list above.
+TEST(TokenizerVectorsTest, EverySetIsCovered) {
+  const std::vector<std::string> listed = {"bert-bge", "deepseek-coder", "deepseek-llm", "falcon", "gpt-2",
+                                           "llama-spm", "mpt", "phi-3", "refact", "starcoder"};
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(MOECODE_TEST_DATA) / "tokenizer")) {
+    const std::string f = e.path().filename().string();
+    if (!f.ends_with(".gguf.inp")) continue;
+    const std::string name = f.substr(11, f.size() - 11 - 9);  // ggml-vocab-<name>.gguf.inp
+    EXPECT_NE(std::find(listed.begin(), listed.end(), name), listed.end()) << name;
+    EXPECT_TRUE(fs::exists(fs::path(MOECODE_TEST_DATA_GEN) / "tokenizer" / ("ggml-vocab-" + name + ".gguf")))
+        << name;
+    ++n;
+  }
+  EXPECT_EQ(n, 10);
+}
+
+// ---- the "tokenize" lists of the golden JSONs ----------------------------------------------
+
+struct GoldenCase {
+  fs::path json;
+  fs::path model;
+};
+
+std::vector<GoldenCase> golden_cases() {
+  std::vector<GoldenCase> out;
+  auto scan = [&](const fs::path& golden_dir, const fs::path& model_dir) {
+    if (!fs::is_directory(golden_dir)) return;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(golden_dir)) {
+      if (e.path().extension() == ".json" && e.path().filename() != "tolerance-stats.json") {
+        files.push_back(e.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) out.push_back({f, model_dir / (f.stem().string() + ".gguf")});
+  };
+  scan(fs::path(MOECODE_TEST_DATA_GEN) / "fixtures" / "golden", fs::path(MOECODE_TEST_DATA) / "fixtures" / "models");
+  if (std::string(MOECODE_SHARED_FIXTURES).size() > 0) {
+    scan(fs::path(MOECODE_SHARED_FIXTURES) / "golden", fs::path(MOECODE_SHARED_FIXTURES) / "models");
+  }
+  return out;
+}
+
+TEST(TokenizerGoldenTest, EveryGoldenTokenizeListMatches) {
+  const auto cases = golden_cases();
+  ASSERT_GE(cases.size(), 20u) << "golden JSONs missing under " << MOECODE_TEST_DATA_GEN;
+  std::set<std::string> pre_seen;
+  size_t n_checked = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.json.string());
+    ASSERT_TRUE(fs::exists(c.model)) << c.model;
+    auto tok = Tokenizer::load(c.model.string());
+    ASSERT_TRUE(tok.ok()) << tok.error().message();
+    pre_seen.insert((*tok)->pre_name());
+    const auto golden = nlohmann::json::parse(read_file(c.json));
+    ASSERT_EQ(golden.at("tokenize").size(), 8u);
+    for (const auto& t : golden.at("tokenize")) {
+      const std::string text = t.at("text");
+      const auto special = t.at("ids_add_special_parse_special").get<std::vector<Token>>();
+      const auto plain = t.at("ids_plain").get<std::vector<Token>>();
+      EXPECT_EQ((*tok)->encode(text, true, true), special) << "special, text '" << text << "'";
+      EXPECT_EQ((*tok)->encode(text, false, false), plain) << "plain, text '" << text << "'";
+      n_checked += 2;
+    }
+  }
+  // The pre-tokenizers the fixture models cover.
+  EXPECT_EQ(pre_seen, (std::set<std::string>{"llama-bpe", "qwen2", "deepseek-llm", "deepseek-v3", "gpt-2"}));
+  EXPECT_GE(n_checked, cases.size() * 16);
+}
+
+}  // namespace
+}  // namespace moecode
