@@ -47,6 +47,12 @@ Result<CompletionResult> Completer::complete(const CompletionRequest& request, c
   MOE_TRY(CompletionContext ctx,
           provider_.gather(creq, [this](std::string_view s) { return generator_.count_tokens(s); }, cancel));
 
+  // BPE vocabularies attach a space to the word after it (" if", "Ġif"): a prompt that ends in
+  // a space ends in a token the model rarely saw there (an indented empty line, "f(a, "), and
+  // the model answers off-track (a newline, a new function). The space goes back to the model
+  // to generate, and comes off the front of its answer.
+  bool heal_space = !ctx.prefix.empty() && ctx.prefix.back() == ' ';
+  if (heal_space) ctx.prefix.pop_back();
   const Prompt prompt = render_prompt(format_, ctx);
   GenerationOptions gen;
   gen.max_tokens = request.options.max_tokens;
@@ -54,8 +60,15 @@ Result<CompletionResult> Completer::complete(const CompletionRequest& request, c
   gen.stop_special = format_.stop_special;
 
   CompletionStopper stopper(stop_rules_at(text, cursor, request.options.max_lines));
-  MOE_TRY(Generation generation,
-          generator_.generate(prompt, gen, [&](std::string_view piece) { return stopper.feed(piece); }, cancel));
+  auto on_piece = [&](std::string_view piece) {
+    if (heal_space && !piece.empty()) {
+      // A different start means the model went elsewhere: its text is kept as it is.
+      if (piece.front() == ' ') piece.remove_prefix(1);
+      heal_space = false;
+    }
+    return piece.empty() ? !stopper.done() : stopper.feed(piece);
+  };
+  MOE_TRY(Generation generation, generator_.generate(prompt, gen, on_piece, cancel));
   if (cancel.cancelled()) return make_error(ErrorCode::kCancelled, "completion cancelled");
 
   CompletionResult out;

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 
 const require = createRequire(import.meta.url);
 const lsp = require('vscode-languageserver-protocol/node');
@@ -15,6 +16,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const binary = process.env.MOECODE_BINARY || path.resolve(here, '../../build/bin/moecode');
 
 let scriptCounter = 0;
+
+// Servers still running when the file's tests end (a test that failed before shutting its
+// server down) are killed, so that a failure ends the run instead of hanging it.
+const live = new Set();
+after(() => {
+  for (const child of live) child.kill('SIGKILL');
+});
 
 // Starts the server. `script` (an object) makes it answer from a scripted generator; with
 // `{ model: PATH }` instead it runs that GGUF model. Returns { connection, child, exited, stderr }.
@@ -28,6 +36,8 @@ export function startServer(script, extraArgs = []) {
     args.push('--scripted-generator', file);
   }
   const child = spawn(binary, [...args, ...extraArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(child);
+  child.on('exit', () => live.delete(child));
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d.toString(); });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? 1 : 0))));

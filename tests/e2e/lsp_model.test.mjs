@@ -1,6 +1,7 @@
 // End-to-end with real models through the engine: the tiny fixture model (random weights, a
 // FIM vocabulary: fast) and the default model (SmolLM2-135M-Instruct Q4_1, prefix-only).
-// Registered in CTest only in builds whose engine implements Model::load.
+// The default model comes from scripts/setup; without it that test is skipped with a message
+// saying so (every other test here needs only tests/data).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -56,7 +57,7 @@ const SOURCE = [
 ].join('\n');
 const CURSOR = { line: 15, character: 4 };
 
-test('tiny fixture model: completion through the engine, FIM format by token text, KV prefix reuse', async () => {
+test('tiny fixture model: completion through the engine, FIM tokens from GGUF metadata, KV prefix reuse', async () => {
   const server = await start(TINY);
   await server.connection.sendNotification(lsp.DidOpenTextDocumentNotification.type, {
     textDocument: { uri: URI, languageId: 'python', version: 1, text: SOURCE },
@@ -67,7 +68,7 @@ test('tiny fixture model: completion through the engine, FIM format by token tex
   const s1 = await status(server);
   assert.equal(s1.modelLoaded, true, s1.model);
   assert.match(s1.model, /tiny-qwen2/);
-  assert.equal(s1.completions.format, 'qwen', 'FIM tokens found by their text');
+  assert.equal(s1.completions.format, 'gguf', 'FIM tokens from the GGUF metadata');
   assert.ok(s1.completions.promptTokens > 50);
   assert.ok(s1.completions.generatedTokens >= 1);
   // Type one character: the second prompt shares its start with the first.
@@ -85,8 +86,11 @@ test('tiny fixture model: completion through the engine, FIM format by token tex
   await stop(server);
 });
 
-test('default model (SmolLM2-135M): inline completion and completion of a Python function', async () => {
-  assert.ok(fs.existsSync(DEFAULT), `the default model is missing at ${DEFAULT}: run scripts/setup`);
+const HAVE_DEFAULT = fs.existsSync(DEFAULT);
+if (!HAVE_DEFAULT) console.log(`# SKIP default-model e2e: no model at ${DEFAULT} (run scripts/setup)`);
+
+test('default model (SmolLM2-135M): inline completion and completion of a Python function',
+  { skip: HAVE_DEFAULT ? false : `the default model is missing at ${DEFAULT}: run scripts/setup` }, async () => {
   const server = await start(DEFAULT);
   await server.connection.sendNotification(lsp.DidOpenTextDocumentNotification.type, {
     textDocument: { uri: URI, languageId: 'python', version: 1, text: SOURCE },
@@ -94,6 +98,7 @@ test('default model (SmolLM2-135M): inline completion and completion of a Python
   const params = { textDocument: { uri: URI }, position: CURSOR, context: { triggerKind: 1 } };
   const inline = await server.connection.sendRequest(lsp.InlineCompletionRequest.type, params);
   assert.equal(inline.items.length, 1, 'a suggestion');
+  console.log(`# suggestion: ${JSON.stringify(inline.items[0].insertText)}`);
   assert.ok(inline.items[0].insertText.trim().length > 0);
   assert.deepEqual(inline.items[0].range.start, CURSOR);
   const list = await server.connection.sendRequest(lsp.CompletionRequest.type, params);

@@ -229,6 +229,27 @@ TEST(CompleterTest, CompletesWithARangeAndReusesThePrefix) {
   EXPECT_GT(r2->generation.n_cached_tokens, 0) << "the second prompt shares the first one's prefix";
 }
 
+TEST(CompleterTest, TrailingSpaceGoesBackToTheModelAndOffItsAnswer) {
+  Script script;
+  script.replies = {{"print(a,", " b)\n"}, {"def add(a, b):", " return a + b\n"}};
+  ScriptedGenerator gen(script);
+  WindowContextProvider provider;
+  Completer completer(gen, provider);
+  CompletionRequest req;
+  req.context.text = std::make_shared<const std::string>("def add(a, b):\n    ");
+  req.context.cursor = req.context.text->size();
+  auto r = completer.complete(req, {});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(gen.last_prompt(), "def add(a, b):\n   ");
+  EXPECT_EQ(r->text, "return a + b");
+  req.context.text = std::make_shared<const std::string>("x = 1\nprint(a, ");
+  req.context.cursor = req.context.text->size();
+  auto r2 = completer.complete(req, {});
+  ASSERT_TRUE(r2.ok()) << r2.error().message();
+  EXPECT_EQ(gen.last_prompt(), "x = 1\nprint(a,");
+  EXPECT_EQ(r2->text, "b)");
+}
+
 TEST(CompleterTest, CancellationIsAnError) {
   Script script;
   script.fallback = std::string(400, 'a');
