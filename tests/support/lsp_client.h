@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,14 +42,19 @@ class InProcessClient {
     if (options.cli_model.empty()) options.cli_model = "scripted";
     host_.set_generator(std::move(gen), server::ModelSpec{options.cli_model, options.config.backend,
                                                           options.config.threads});
-    server_ = server::LspServer::create(loop_, host_, index_, std::move(options),
-                                        [this](std::string body) { on_server_message(body); });
-    server_->set_exit_handler([this](int code) {
-      std::lock_guard lock(mu_);
-      exit_code_ = code;
-      cv_.notify_all();
-    });
-    thread_ = std::thread([this] { loop_.run(); });
+    start(std::move(options));
+  }
+
+  // With any generator (a LocalGenerator over a real model, say); generator() is then unusable.
+  explicit InProcessClient(std::unique_ptr<assist::Generator> generator, server::ServerOptions options = {})
+      : host_([](const server::ModelSpec& spec) -> Result<std::unique_ptr<assist::Generator>> {
+          return make_error(ErrorCode::kNotFound, "model file '" + spec.path + "' not found (test factory)");
+        }),
+        index_(std::make_shared<server::FileListIndex>()) {
+    if (options.cli_model.empty()) options.cli_model = "test-generator";
+    host_.set_generator(std::move(generator), server::ModelSpec{options.cli_model, options.config.backend,
+                                                                options.config.threads});
+    start(std::move(options));
   }
 
   ~InProcessClient() {
@@ -175,10 +181,24 @@ class InProcessClient {
 
   server::LspServer& server() { return *server_; }
   server::EngineHost& host() { return host_; }
-  assist::ScriptedGenerator& generator() { return *generator_; }
+  assist::ScriptedGenerator& generator() {
+    if (generator_ == nullptr) throw std::logic_error("InProcessClient: not a scripted generator");
+    return *generator_;
+  }
   server::WorkspaceIndex& index() { return *index_; }
 
  private:
+  void start(server::ServerOptions options) {
+    server_ = server::LspServer::create(loop_, host_, index_, std::move(options),
+                                        [this](std::string body) { on_server_message(body); });
+    server_->set_exit_handler([this](int code) {
+      std::lock_guard lock(mu_);
+      exit_code_ = code;
+      cv_.notify_all();
+    });
+    thread_ = std::thread([this] { loop_.run(); });
+  }
+
   size_t count_locked(const std::string& method) const {
     size_t c = 0;
     for (const auto& m : notifications_) c += m["method"] == method;
