@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   moecode::cli::add_model_command(app);
   moecode::cli::add_index_command(app);
   moecode::cli::add_context_command(app);
+  moecode::cli::add_serve_command(app);
   moecode::cli::add_generate_command(app);
   moecode::cli::add_logits_command(app);
   moecode::cli::add_bench_command(app);

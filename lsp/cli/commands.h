@@ -25,4 +25,7 @@ void add_bench_command(CLI::App& app);
 // `moecode tokenize` and `moecode detokenize`.
 void add_tokenize_command(CLI::App& app);
 
+// `moecode serve`: the language server (serve_cmd.cpp).
+void add_serve_command(CLI::App& app);
+
 }  // namespace moecode::cli

@@ -355,5 +355,21 @@ TEST(ThreadPool, RunsEveryChunkOnceAcrossThreads) {
   }
 }
 
+// A job larger than the one before: a worker that read the old job's state and then the new
+// job's size must not claim a chunk (it once ran a chunk twice and counted it twice, so a
+// job could "finish" early or the caller wait forever on a count it had passed).
+TEST(ThreadPool, GrowingJobsRunEachChunkOnceBeforeReturning) {
+  for (int n : {2, 3}) {
+    cpu::ThreadPool pool(n);
+    std::vector<std::atomic<int>> hits(16);
+    for (int rep = 0; rep < 20000; ++rep) {
+      const int64_t chunks = rep % 2 ? 13 : 1 + rep % 3;
+      for (int64_t c = 0; c < chunks; ++c) hits[c].store(0, std::memory_order_relaxed);
+      pool.run_chunks(chunks, [&](int64_t c) { hits[c].fetch_add(1, std::memory_order_relaxed); });
+      for (int64_t c = 0; c < chunks; ++c) ASSERT_EQ(hits[c].load(), 1) << "job " << rep << " chunk " << c;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace moecode::backend

@@ -42,10 +42,11 @@ void ThreadPool::work_on(uint32_t job) {
     uint64_t s = state_.load(std::memory_order_acquire);
     if (static_cast<uint32_t>(s >> 32) != job) return;
     const int64_t next = static_cast<int64_t>(s & 0xffffffffu);
-    // The job's fields were written before `state_` published it (acquire above).
-    const int64_t n = job_chunks_.load(std::memory_order_relaxed);
-    const ChunkFn fn = job_fn_.load(std::memory_order_relaxed);
-    void* ctx = job_ctx_.load(std::memory_order_relaxed);
+    // The job's fields were written before `state_` published it (acquire above); fields of
+    // a later job make the claim below fail (see run_impl).
+    const int64_t n = job_chunks_.load(std::memory_order_acquire);
+    const ChunkFn fn = job_fn_.load(std::memory_order_acquire);
+    void* ctx = job_ctx_.load(std::memory_order_acquire);
     if (next >= n) return;
     if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     fn(ctx, next);
@@ -60,9 +61,14 @@ void ThreadPool::run_impl(int64_t n_chunks, ChunkFn fn, void* ctx) {
     return;
   }
   const uint32_t job = ++job_id_;
-  job_fn_.store(fn, std::memory_order_relaxed);
-  job_ctx_.store(ctx, std::memory_order_relaxed);
-  job_chunks_.store(n_chunks, std::memory_order_relaxed);
+  // Close the slot before the fields change: a worker that read the previous job's state and
+  // then this job's fields (a larger size, say) would otherwise claim a chunk of a job that
+  // has none left, run this job's function on it and count it twice. Once it sees any field
+  // written below (release/acquire), its claim sees the closed state and fails.
+  state_.store((static_cast<uint64_t>(job) << 32) | 0xffffffffu, std::memory_order_relaxed);
+  job_fn_.store(fn, std::memory_order_release);
+  job_ctx_.store(ctx, std::memory_order_release);
+  job_chunks_.store(n_chunks, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
   state_.store(static_cast<uint64_t>(job) << 32, std::memory_order_release);
   wake_.fetch_add(1, std::memory_order_release);

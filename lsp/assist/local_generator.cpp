@@ -1,0 +1,128 @@
+// The Generator over the local engine (see local_generator.h).
+#include "lsp/assist/local_generator.h"
+
+#include <filesystem>
+#include <vector>
+
+namespace moecode::assist {
+
+using engine::Token;
+
+Result<std::unique_ptr<Generator>> load_local_generator(const std::string& gguf_path,
+                                                        const LocalGeneratorOptions& options) {
+  MOE_TRY(std::unique_ptr<LocalGenerator> g, LocalGenerator::load(gguf_path, options));
+  return std::unique_ptr<Generator>(std::move(g));
+}
+
+Result<std::unique_ptr<LocalGenerator>> LocalGenerator::load(const std::string& gguf_path,
+                                                             const LocalGeneratorOptions& options) {
+  engine::LoadOptions load;
+  load.backend = options.backend;
+  load.n_threads = options.n_threads;
+  load.n_ctx = options.n_ctx;
+  MOE_TRY(std::shared_ptr<engine::Model> model, engine::Model::load(gguf_path, load));
+  engine::SessionOptions so;
+  so.n_batch = options.n_batch;
+  MOE_TRY(std::unique_ptr<engine::Session> session, model->new_session(so));
+  return std::unique_ptr<LocalGenerator>(
+      new LocalGenerator(std::move(model), std::move(session), gguf_path, options.backend));
+}
+
+LocalGenerator::LocalGenerator(std::shared_ptr<engine::Model> model, std::unique_ptr<engine::Session> session,
+                               std::string path, std::string backend)
+    : model_(std::move(model)), session_(std::move(session)), path_(std::move(path)), backend_(std::move(backend)) {}
+
+std::string LocalGenerator::describe() const {
+  const auto& info = model_->info();
+  std::string name = info.name.empty() ? std::filesystem::path(path_).filename().string() : info.name;
+  return name + " (" + info.architecture + ", local, " + backend_ + ")";
+}
+
+int LocalGenerator::n_ctx() const { return session_->n_ctx(); }
+
+int LocalGenerator::count_tokens(std::string_view text) const {
+  return static_cast<int>(model_->tokenizer().encode(text, false, false).size());
+}
+
+SpecialTokenTexts LocalGenerator::special_tokens() const {
+  const engine::Tokenizer& tok = model_->tokenizer();
+  const engine::SpecialTokens& s = tok.special();
+  auto text = [&](Token t) { return t == engine::kNoToken ? std::string() : tok.piece(t, true); };
+  SpecialTokenTexts out;
+  out.fim_prefix = text(s.fim_pre);
+  out.fim_suffix = text(s.fim_suf);
+  out.fim_middle = text(s.fim_mid);
+  out.fim_pad = text(s.fim_pad);
+  out.fim_repo = text(s.fim_rep);
+  out.fim_file_sep = text(s.fim_sep);
+  out.eos = text(s.eos);
+  out.eot = text(s.eot);
+  return out;
+}
+
+bool LocalGenerator::has_special_token(std::string_view text) const {
+  const engine::Tokenizer& tok = model_->tokenizer();
+  const Token t = tok.find_token(text);
+  return t != engine::kNoToken && tok.is_special(t);
+}
+
+Result<Generation> LocalGenerator::generate(const Prompt& prompt, const GenerationOptions& options,
+                                            const StreamFn& on_piece, const CancelToken& cancel) {
+  const engine::Tokenizer& tok = model_->tokenizer();
+  std::vector<Token> tokens;
+  const bool bos = tok.special().add_bos && tok.special().bos != engine::kNoToken;
+  if (bos) tokens.push_back(tok.special().bos);
+  for (const PromptPart& part : prompt.parts) {
+    if (part.kind == PromptPart::Kind::kSpecial) {
+      const Token t = tok.find_token(part.text);
+      if (t == engine::kNoToken) {
+        return make_error(ErrorCode::kInvalidArgument, "the model has no token '" + part.text + "'");
+      }
+      tokens.push_back(t);
+    } else {
+      const auto ids = tok.encode(part.text, false, false);
+      tokens.insert(tokens.end(), ids.begin(), ids.end());
+    }
+  }
+  // Keep the prompt and the answer inside the window: drop the oldest tokens (after BOS).
+  const int limit = session_->n_ctx() - options.max_tokens;
+  if (limit <= 1) return make_error(ErrorCode::kOutOfRange, "max_tokens leaves no room for a prompt");
+  if (static_cast<int>(tokens.size()) > limit) {
+    const size_t drop = tokens.size() - static_cast<size_t>(limit);
+    tokens.erase(tokens.begin() + (bos ? 1 : 0), tokens.begin() + (bos ? 1 : 0) + static_cast<long>(drop));
+  }
+
+  engine::GenerateOptions go;
+  go.max_tokens = options.max_tokens;
+  go.sampling.temperature = options.temperature;
+  go.sampling.top_p = options.top_p;
+  go.sampling.seed = options.seed;
+  go.stop_strings = options.stop_strings;
+  for (const std::string& s : options.stop_special) {
+    const Token t = tok.find_token(s);
+    if (t != engine::kNoToken) go.stop_tokens.push_back(t);
+  }
+  engine::TextCallback cb;
+  if (on_piece) cb = [&](std::string_view text, Token) { return on_piece(text); };
+  auto r = session_->generate(tokens, go, cb, &cancel);
+  if (!r.ok()) return r.error();
+  if (r->stop == engine::StopReason::kCancelled || cancel.cancelled()) {
+    return make_error(ErrorCode::kCancelled, "generation cancelled");
+  }
+  Generation g;
+  g.text = std::move(r->text);
+  switch (r->stop) {
+    case engine::StopReason::kMaxTokens:
+    case engine::StopReason::kContextFull: g.finish = FinishReason::kLength; break;
+    case engine::StopReason::kCallback: g.finish = FinishReason::kCallback; break;
+    default: g.finish = FinishReason::kStop; break;
+  }
+  g.n_prompt_tokens = static_cast<int>(tokens.size());
+  g.n_cached_tokens = r->prompt.n_reused;
+  g.n_generated_tokens = static_cast<int>(r->tokens.size());
+  g.prompt_ms = r->prompt_ms;
+  g.generate_ms = r->generate_ms;
+  return g;
+}
+
+}  // namespace moecode::assist

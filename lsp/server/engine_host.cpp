@@ -1,0 +1,105 @@
+// The model side of the server (see engine_host.h).
+#include "lsp/server/engine_host.h"
+
+#include <spdlog/spdlog.h>
+
+namespace moecode::server {
+
+EngineHost::EngineHost(GeneratorFactory factory, std::unique_ptr<assist::ContextProvider> provider)
+    : factory_(std::move(factory)),
+      provider_(provider ? std::move(provider) : std::make_unique<assist::WindowContextProvider>()),
+      scheduler_(std::make_unique<assist::Scheduler>()) {}
+
+EngineHost::~EngineHost() { scheduler_.reset(); }
+
+void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const Status&)> done) {
+  {
+    std::lock_guard lock(mu_);
+    if (spec == wanted_ && (loading_ || (generator_ && spec == loaded_))) {
+      if (!done) return;
+    }
+    wanted_ = spec;
+    loading_ = true;
+  }
+  scheduler_->submit(assist::Priority::kControl, [this, spec, done](const assist::CancelToken&, bool dropped) {
+    if (dropped) {
+      if (done) done(make_error(ErrorCode::kCancelled, "model load cancelled: the server is stopping"));
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (generator_ && spec == loaded_) {
+        loading_ = !(wanted_ == spec);
+        if (done) done(Status::ok_status());
+        return;
+      }
+      if (!(wanted_ == spec)) {  // superseded by a later ensure_model(); that job loads
+        if (done) done(Status::ok_status());
+        return;
+      }
+    }
+    Status status;
+    if (spec.path.empty()) {
+      std::lock_guard lock(mu_);
+      completer_.reset();
+      generator_.reset();
+      loaded_ = spec;
+      loading_ = false;
+      description_ = "no model";
+      status = make_error(ErrorCode::kNotFound, "no model configured");
+    } else {
+      spdlog::info("engine: loading model {}", spec.path);
+      auto g = factory_(spec);
+      std::lock_guard lock(mu_);
+      loading_ = false;
+      if (!g.ok()) {
+        spdlog::error("engine: {}", g.error().message());
+        completer_.reset();
+        generator_.reset();
+        loaded_ = spec;
+        description_ = "model failed to load: " + g.error().message();
+        status = g.error();
+      } else {
+        completer_.reset();
+        generator_ = std::move(*g);
+        completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
+        loaded_ = spec;
+        description_ = generator_->describe();
+        spdlog::info("engine: model ready: {} (FIM format: {})", description_, completer_->format().name);
+      }
+    }
+    if (done) done(status);
+  });
+}
+
+void EngineHost::set_generator(std::unique_ptr<assist::Generator> generator, const ModelSpec& spec) {
+  std::lock_guard lock(mu_);
+  completer_.reset();
+  generator_ = std::move(generator);
+  if (generator_) completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
+  loaded_ = wanted_ = spec;
+  loading_ = false;
+  description_ = generator_ ? generator_->describe() : "no model";
+}
+
+assist::Completer* EngineHost::completer() {
+  std::lock_guard lock(mu_);
+  return completer_.get();
+}
+
+assist::Generator* EngineHost::generator() {
+  std::lock_guard lock(mu_);
+  return generator_.get();
+}
+
+bool EngineHost::has_model() const {
+  std::lock_guard lock(mu_);
+  return generator_ != nullptr;
+}
+
+std::string EngineHost::describe() const {
+  std::lock_guard lock(mu_);
+  return description_;
+}
+
+}  // namespace moecode::server

@@ -1,0 +1,66 @@
+// EngineHost: the model side of the server, shared by every session of the process (one with
+// --stdio, one per client with --listen): the scheduler and its worker thread, the current
+// Generator and the Completer over it, and model (re)loading through a factory.
+// Threading: ensure_model(), describe(), has_model() and scheduler() are thread-safe;
+// completer() and generator() are for jobs running on the scheduler's worker thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "lsp/assist/completion.h"
+#include "lsp/assist/context.h"
+#include "lsp/assist/generator.h"
+#include "lsp/assist/scheduler.h"
+#include "moecode/engine/result.h"
+
+namespace moecode::server {
+
+struct ModelSpec {
+  std::string path;  // "" = no model
+  std::string backend = "cpu";
+  int threads = 0;
+  friend bool operator==(const ModelSpec&, const ModelSpec&) = default;
+};
+
+using GeneratorFactory = std::function<Result<std::unique_ptr<assist::Generator>>(const ModelSpec& spec)>;
+
+class EngineHost {
+ public:
+  // `provider`: where completion context comes from (the window provider when null).
+  explicit EngineHost(GeneratorFactory factory, std::unique_ptr<assist::ContextProvider> provider = nullptr);
+  ~EngineHost();
+
+  assist::Scheduler& scheduler() { return *scheduler_; }
+
+  // Loads `spec` on the worker (before queued completions) unless it is already loaded or
+  // loading. `done` runs on the worker with the outcome (also when nothing had to be done).
+  void ensure_model(const ModelSpec& spec, std::function<void(const Status&)> done = nullptr);
+  // Installs a generator directly (tests, embedding). Call it while no job runs.
+  void set_generator(std::unique_ptr<assist::Generator> generator, const ModelSpec& spec = {});
+
+  // Worker thread only: the current completer / generator, or nullptr without a model.
+  assist::Completer* completer();
+  assist::Generator* generator();
+
+  bool has_model() const;
+  // The model's description, or why there is none.
+  std::string describe() const;
+
+ private:
+  GeneratorFactory factory_;
+  std::unique_ptr<assist::ContextProvider> provider_;
+  mutable std::mutex mu_;
+  std::unique_ptr<assist::Generator> generator_;
+  std::unique_ptr<assist::Completer> completer_;
+  ModelSpec loaded_;
+  ModelSpec wanted_;
+  bool loading_ = false;
+  std::string description_ = "no model loaded";
+  // Last: the worker stops (and finishes its job) before the generator goes away.
+  std::unique_ptr<assist::Scheduler> scheduler_;
+};
+
+}  // namespace moecode::server
