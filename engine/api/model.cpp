@@ -2,6 +2,7 @@
 // architecture on the chosen backend, and opens sessions (engine/runtime).
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 #include "engine/backend/cpu/cpu_backend.h"
@@ -38,6 +39,32 @@ class LoadedModel final : public Model {
       return make_error(ErrorCode::kInvalidArgument, "session context size " + std::to_string(c.n_ctx) + " is out of range");
     c.n_batch = std::min(c.n_batch, c.n_ctx);
     return runtime::make_session(state_, c);
+  }
+
+  MoeStats moe_stats() const override {
+    MoeStats out;
+    out.n_expert = info_.n_expert;
+    out.n_expert_used = info_.n_expert_used;
+    std::lock_guard<std::mutex> lock(state_->compute);
+    const auto& layers = state_->moe_stats.layers;
+    for (size_t il = 0; il < layers.size(); ++il) {
+      const auto& L = layers[il];
+      if (L.expert_tokens.empty()) continue;
+      MoeLayerStats m;
+      m.layer = static_cast<int>(il);
+      m.expert_tokens = L.expert_tokens;
+      m.n_tokens = L.n_tokens;
+      m.n_decode_tokens = L.n_decode_tokens;
+      m.bytes_read = L.bytes_read;
+      m.decode_bytes_read = L.decode_bytes_read;
+      m.routed_bytes = L.routed_bytes;
+      out.layers.push_back(std::move(m));
+    }
+    return out;
+  }
+  void reset_moe_stats() override {
+    std::lock_guard<std::mutex> lock(state_->compute);
+    state_->moe_stats.reset();
   }
 
   std::shared_ptr<runtime::ModelState> state_;

@@ -28,7 +28,10 @@ using engine::KvCacheType;
 using testing::Golden;
 using testing::GoldenFile;
 
-const char* const kSupportedFamilies[] = {"tiny-llama", "tiny-qwen2"};
+const char* const kSupportedFamilies[] = {"tiny-llama",          "tiny-qwen2",
+                                          "tiny-deepseek2-lite", "tiny-deepseek2-lite-legacy-kvb",
+                                          "tiny-deepseek3",      "tiny-qwen2moe",
+                                          "tiny-qwen3moe",       "tiny-mixtral"};
 
 bool family_supported(const std::string& family) {
   return std::find(std::begin(kSupportedFamilies), std::end(kSupportedFamilies), family) != std::end(kSupportedFamilies);
