@@ -86,7 +86,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   auto state = std::make_shared<runtime::ModelState>();
   MOE_TRY(state->file, gguf::GgufFile::open(gguf_path));
   const gguf::GgufFile& file = *state->file;
-  state->backend = backend::make_cpu_backend({options.n_threads});
+  state->backend = backend::make_cpu_backend({options.n_threads, options.f32_activations});
   MOE_TRY(state->arch, model::create_arch(file, *state->backend));
   MOE_TRY(state->tokenizer, tokenizer::tokenizer_from_gguf(file));
   const model::Hparams& hp = state->arch->hparams();

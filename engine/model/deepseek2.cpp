@@ -328,11 +328,16 @@ Result<std::unique_ptr<Arch>> create_deepseek2(const ArchContext& ctx) {
   }
   // Softmax scale: mscale^2 / sqrt(k_head), mscale = 1 + 0.1 * log_mul * ln(1/freq_scale)
   // (llama.cpp reads yarn_log_multiplier as stored / 0.1); RoPE values are not scaled.
+  // The float steps are llama.cpp's: the RoPE attn_factor is pre-divided by YaRN's
+  // magnitude factor (which rope_cos_sin multiplies back), and the softmax scale uses the
+  // product of the two.
   const RopeConfig& rope = hp.rope;
   const float log_mul = rope.yarn_log_multiplier / 0.1f;
-  const float mscale = 1.0f + 0.1f * log_mul * std::log(1.0f / rope.freq_scale);
-  s.scale = mscale * mscale / std::sqrt(static_cast<float>(s.k_head));
-  m->rope_mscale_ = rope.ext_factor != 0.0f ? 1.0f / (1.0f + 0.1f * std::log(1.0f / rope.freq_scale)) : rope.attn_factor;
+  const float yarn_mag = 1.0f + 0.1f * std::log(1.0f / rope.freq_scale);
+  m->rope_mscale_ = rope.ext_factor != 0.0f ? rope.attn_factor / yarn_mag : rope.attn_factor;
+  const float attn_factor_org = rope.ext_factor != 0.0f ? m->rope_mscale_ * yarn_mag : rope.attn_factor;
+  const float mscale = attn_factor_org * (1.0f + 0.1f * log_mul * std::log(1.0f / rope.freq_scale));
+  s.scale = 1.0f * mscale * mscale / std::sqrt(static_cast<float>(s.k_head));
   MOE_RETURN_IF_ERROR(r.status());
 
   const int64_t E = hp.n_embd, H = s.n_head, L = s.kv_lora, R = s.n_rot;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/backend/cpu/f32_act_kernels.h"
 #include "engine/backend/cpu/thread_pool.h"
 #include "engine/backend/cpu/vec.h"
 #include "engine/backend/cpu/weight_kernels.h"
@@ -98,7 +99,7 @@ class Scratch {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int n_threads) : pool_(n_threads), vk_(vec_kernels()) {}
+  CpuBackend(int n_threads, bool f32_act) : pool_(n_threads), vk_(vec_kernels()), f32_act_(f32_act) {}
 
   std::string_view name() const override { return "cpu"; }
   int n_threads() const override { return pool_.size(); }
@@ -142,6 +143,11 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   const VecKernels& vk_;
   Scratch act_scratch_;  // activations converted for quantized matmuls
+  // The matmul kernels of a weight type (F32 activations in reference mode).
+  bool kernels(quant::GgmlType type, WeightKernels* k) const {
+    return f32_act_ ? weight_kernels_f32_act(type, k) : weight_kernels(type, k);
+  }
+  bool f32_act_ = false;
   std::vector<int32_t> active_;  // experts with assignments (matmul_experts)
 };
 
@@ -197,7 +203,7 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     const MatmulJob& job = jobs[j];
     MOE_ASSERT(job.w->n_in == n_in && job.y.rows == n_tok && job.y.cols == job.w->n_out);
-    MOE_ASSERT(weight_kernels(job.w->type, &prep[j].k));
+    MOE_ASSERT(kernels(job.w->type, &prep[j].k));
     prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
     if (prep[j].k.convert == nullptr) {
       prep[j].a = reinterpret_cast<const uint8_t*>(x.data);
@@ -439,7 +445,7 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
   for (size_t j = 0; j < a.jobs.size(); ++j) {
     const MatmulJob& job = a.jobs[j];
     MOE_ASSERT(job.w->n_in == n_in && job.w->n_mat == n_expert && job.y.rows == n_assign && job.y.cols == job.w->n_out);
-    MOE_ASSERT(weight_kernels(job.w->type, &prep[j].k));
+    MOE_ASSERT(kernels(job.w->type, &prep[j].k));
     prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
     const quant::GgmlType at = prep[j].k.act_type;
     const size_t row_bytes = prep[j].k.convert ? type_row_bytes(at, n_in) : static_cast<size_t>(n_in) * sizeof(float);
@@ -552,7 +558,7 @@ void CpuBackend::load_rows(const CacheView& src, int64_t p0, Mat out) {
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& options) {
   const int n = options.n_threads > 0 ? options.n_threads : physical_cores();
-  return std::make_unique<cpu::CpuBackend>(n);
+  return std::make_unique<cpu::CpuBackend>(n, options.f32_activations);
 }
 
 }  // namespace moecode::backend

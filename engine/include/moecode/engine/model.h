@@ -72,6 +72,9 @@ struct LoadOptions {
   int n_ctx = 0;              // 0: min(training context, 8192)
   KvCacheType kv_type = KvCacheType::kF16;
   std::string backend = "cpu";
+  // Reference mode: quantized weights are dequantized row by row and multiplied with F32
+  // activations (slower; not llama.cpp's arithmetic). For exactness checks.
+  bool f32_activations = false;
   // Chat format: "" detects it from tokenizer.chat_template (ChatML when unknown), or one
   // of "chatml", "llama3", "deepseek2", "deepseek3", "deepseek-coder", "llama2".
   std::string chat_template;
