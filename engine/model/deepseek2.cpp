@@ -268,7 +268,7 @@ void Deepseek2Arch::forward(ForwardContext& ctx, const Batch& batch, Mat logits)
     Mat c = cur.rows_view(0, rows);
     if (L.moe) {
       be.rms_norm(x, L.experts.norm, eps, c);
-      moe_ffn(ctx, L.experts, moe_shape_, routing_, static_cast<int>(il), c, tmp.rows_view(0, rows));
+      moe_ffn(ctx, L.experts, moe_shape_, routing_, static_cast<int>(il), n == 1, c, tmp.rows_view(0, rows));
     } else {
       be.rms_norm(x, L.ffn.norm, eps, c);
       ffn_swiglu(ctx, L.ffn, c, tmp.rows_view(0, rows));

@@ -79,7 +79,7 @@ void LlamaMoeArch::forward(ForwardContext& ctx, const Batch& batch, Mat logits) 
     be.add(x, tmp.rows_view(0, rows));                                        // x += attn
     Mat c = cur.rows_view(0, rows);
     be.rms_norm(x, L.moe.norm, eps, c);                                       // [rows, n_embd]
-    moe_ffn(ctx, L.moe, moe_shape_, routing_, static_cast<int>(il), c, tmp.rows_view(0, rows));
+    moe_ffn(ctx, L.moe, moe_shape_, routing_, static_cast<int>(il), n == 1, c, tmp.rows_view(0, rows));
     be.add(x, tmp.rows_view(0, rows));                                        // x += moe
   }
 

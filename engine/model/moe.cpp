@@ -158,8 +158,8 @@ size_t moe_ffn_scratch(const MoeShape& s, const RoutingConfig& cfg, int64_t n) {
   return f;
 }
 
-void moe_ffn(ForwardContext& ctx, const MoeWeights& w, const MoeShape& s, const RoutingConfig& cfg, int il, Mat x,
-             Mat out) {
+void moe_ffn(ForwardContext& ctx, const MoeWeights& w, const MoeShape& s, const RoutingConfig& cfg, int il,
+             bool decode, Mat x, Mat out) {
   backend::Backend& be = ctx.backend;
   const int64_t n = x.rows;
   const int k = cfg.n_expert_used;
@@ -244,7 +244,7 @@ void moe_ffn(ForwardContext& ctx, const MoeWeights& w, const MoeShape& s, const 
     for (int e = 0; e < n_exp; ++e) L.expert_tokens[e] += offsets[e + 1] - offsets[e];
     L.n_tokens += n;
     L.bytes_read += bytes.load();
-    if (n == 1) {
+    if (decode) {
       L.n_decode_tokens += 1;
       L.decode_bytes_read += bytes.load();
     }

@@ -89,7 +89,9 @@ struct MoeStats {
 size_t moe_ffn_scratch(const MoeShape& s, const RoutingConfig& cfg, int64_t n);
 
 //   x: [n, n_embd] the normed input -> out: [n, n_embd]
+// `decode`: the batch is one token (counted as decode in MoeStats; the rows that reach a
+// layer can be fewer than the batch's tokens: the last layer runs only the logit rows).
 void moe_ffn(ForwardContext& ctx, const MoeWeights& w, const MoeShape& s, const RoutingConfig& cfg, int il,
-             backend::Mat x, backend::Mat out);
+             bool decode, backend::Mat x, backend::Mat out);
 
 }  // namespace moecode::model

@@ -156,7 +156,9 @@ TEST_P(Conformance, LogitsAndGreedyMatchLlamaCpp) {
                     "README's MoE bounds\n",
                     g.name.c_str(), si, p, e);
       }
-      if (!flipped) EXPECT_LE(e, tol.max_abs) << "position " << p;
+      if (!flipped) {
+        EXPECT_LE(e, tol.max_abs) << "position " << p;
+      }
       ++n_positions;
       if (argmax(row) == seq.topk_per_pos[p][0].first) {
         ++n_top1;
@@ -217,7 +219,9 @@ TEST_P(Conformance, LogitsAndGreedyMatchLlamaCpp) {
         ++n_flipped;
         std::printf("[ routing  ] %s seq %zu greedy step %zu: |d| %.3g, a routing flip\n", g.name.c_str(), si, j + 1, e);
       }
-      if (!flipped) EXPECT_LE(e, tol.max_abs) << "greedy step " << j + 1;
+      if (!flipped) {
+        EXPECT_LE(e, tol.max_abs) << "greedy step " << j + 1;
+      }
     }
     if (!diverged) {
       EXPECT_EQ(argmax(s.last_logits()), seq.greedy.back()) << "last greedy token";

@@ -159,6 +159,7 @@ TEST(MoeStats, PrefillGroupsTokensByExpert) {
   // Layer 0 routes all 40 tokens; the last layer only the one whose logits are needed.
   EXPECT_EQ(st.layers[0].n_tokens, 40u);
   EXPECT_EQ(st.layers[0].n_decode_tokens, 0u);
+  EXPECT_EQ(st.layers[1].n_decode_tokens, 0u);  // one row reached it, but the batch was a prefill
   const auto& L = st.layers[0];
   EXPECT_EQ(std::accumulate(L.expert_tokens.begin(), L.expert_tokens.end(), uint64_t{0}), 80u);
   // A prefill batch reads every active expert once, however many of its tokens use it.
