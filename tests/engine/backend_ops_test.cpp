@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -304,21 +307,28 @@ TEST(VecKernels, SimdMatchesScalar) {
   }
 }
 
-TEST(ThreadPool, RunsEveryThreadAndSharesChunks) {
+TEST(ThreadPool, RunsEveryChunkOnceAcrossThreads) {
   for (int n : {1, 2, 4}) {
     cpu::ThreadPool pool(n);
-    std::atomic<int> seen{0};
-    std::vector<int> hits(1000, 0);
-    for (int rep = 0; rep < 50; ++rep) {
-      pool.run([&](int ith, int nth) {
-        EXPECT_EQ(nth, n);
-        seen.fetch_or(1 << ith);
-        for (int64_t c = pool.next_chunk(); c < 1000; c = pool.next_chunk()) hits[c]++;
-        pool.barrier();
+    std::vector<std::atomic<int>> hits(1000);
+    std::mutex mu;
+    std::set<std::thread::id> threads;
+    for (int rep = 0; rep < 200; ++rep) {
+      pool.run_chunks(1000, [&](int64_t c) {
+        hits[c].fetch_add(1);
+        if (c % 97 == 0) {
+          std::lock_guard<std::mutex> lock(mu);
+          threads.insert(std::this_thread::get_id());
+        }
       });
     }
-    EXPECT_EQ(seen.load(), (1 << n) - 1);
-    for (int h : hits) ASSERT_EQ(h, 50);
+    for (auto& h : hits) ASSERT_EQ(h.load(), 200);
+    EXPECT_GE(threads.size(), 1u);
+    EXPECT_LE(threads.size(), static_cast<size_t>(n));
+    // Tiny jobs one after another (the decode pattern).
+    std::atomic<int64_t> sum{0};
+    for (int rep = 0; rep < 2000; ++rep) pool.run_chunks(3, [&](int64_t c) { sum.fetch_add(c + 1); });
+    EXPECT_EQ(sum.load(), 2000 * 6);
   }
 }
 

@@ -131,12 +131,9 @@ class CpuBackend final : public Backend {
       for (int64_t i = 0; i < n; ++i) fn(i);
       return;
     }
-    const int64_t n_chunks = (n + grain - 1) / grain;
-    pool_.run([&](int, int) {
-      for (int64_t c = pool_.next_chunk(); c < n_chunks; c = pool_.next_chunk()) {
-        const int64_t end = std::min(n, (c + 1) * grain);
-        for (int64_t i = c * grain; i < end; ++i) fn(i);
-      }
+    pool_.run_chunks((n + grain - 1) / grain, [&](int64_t c) {
+      const int64_t end = std::min(n, (c + 1) * grain);
+      for (int64_t i = c * grain; i < end; ++i) fn(i);
     });
   }
 
@@ -272,21 +269,13 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     for (int s = 0; s < n_conv; ++s) convs[s].fn(x.row(t), convs[s].dst + t * convs[s].row_bytes, n_in);
   };
 
+  // Convert the activations (one row per chunk), then the tiles.
+  parallel_for(n_conv > 0 ? n_tok : 0, 1, n_tok * n_in * 4, convert_rows);
   if (pool_.size() == 1 || work < kMinParallelWork) {
-    for (int64_t t = 0; t < n_tok; ++t) convert_rows(t);
     for (int64_t i = 0; i < n_tasks; ++i) run_task(i);
     return;
   }
-  // One dispatch: convert (rows split statically), barrier, then the tiles.
-  const bool convert_inline = n_conv > 0 && n_tok == 1;
-  if (convert_inline) convert_rows(0);
-  pool_.run([&](int ith, int nth) {
-    if (n_conv > 0 && !convert_inline) {
-      for (int64_t t = ith; t < n_tok; t += nth) convert_rows(t);
-      pool_.barrier();
-    }
-    for (int64_t i = pool_.next_chunk(); i < n_tasks; i = pool_.next_chunk()) run_task(i);
-  });
+  pool_.run_chunks(n_tasks, run_task);
 }
 
 void CpuBackend::rope(const RopeArgs& a) {
@@ -411,9 +400,7 @@ void CpuBackend::attention(const AttentionArgs& a) {
     for (int64_t i = 0; i < n_items; ++i) run_item(i);
     return;
   }
-  pool_.run([&](int, int) {
-    for (int64_t i = pool_.next_chunk(); i < n_items; i = pool_.next_chunk()) run_item(i);
-  });
+  pool_.run_chunks(n_items, run_item);
 }
 
 void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
@@ -493,21 +480,13 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
                job.y.row(i0 + c0) + r0, static_cast<size_t>(job.y.stride));
     }
   };
+  // Gather + convert the activation rows (one row per chunk), then the tiles.
+  parallel_for(n_assign, 1, n_assign * n_in * 4, convert_row);
   if (pool_.size() == 1 || work < kMinParallelWork) {
-    for (int64_t i = 0; i < n_assign; ++i) convert_row(i);
     for (int64_t i = 0; i < n_tasks; ++i) run_task(i);
     return;
   }
-  const bool convert_inline = n_assign <= 8;
-  if (convert_inline)
-    for (int64_t i = 0; i < n_assign; ++i) convert_row(i);
-  pool_.run([&](int ith, int nth) {
-    if (!convert_inline) {
-      for (int64_t i = ith; i < n_assign; i += nth) convert_row(i);
-      pool_.barrier();
-    }
-    for (int64_t i = pool_.next_chunk(); i < n_tasks; i = pool_.next_chunk()) run_task(i);
-  });
+  pool_.run_chunks(n_tasks, run_task);
 }
 
 void CpuBackend::combine_experts(const ExpertCombineArgs& a) {

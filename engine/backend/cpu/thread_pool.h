@@ -1,17 +1,19 @@
-// A fixed pool of worker threads that run one job at a time on every thread (fork/join),
-// made for the many short ops of a forward pass: workers spin briefly between jobs (a
-// dispatch costs about a microsecond), then sleep on a futex so an idle model costs no CPU.
+// A fixed pool of worker threads for the many short ops of a forward pass. A job is a
+// number of chunks that the calling thread and the workers claim one at a time; the job is
+// done when every chunk is, so a worker that another process keeps off its core (shared
+// machines) delays at most the chunk it holds — the others, the caller included, take the
+// rest. Idle workers spin briefly (a dispatch costs about a microsecond while they do),
+// then sleep on a futex, so an idle model costs no CPU.
 //
-// Thread-safety: run() is called by one thread at a time (the owner); the job runs on that
-// thread as thread 0 and on every worker. barrier() may be called inside a job by all
-// threads. No heap allocation per job.
+// Thread-safety: run_chunks() is called by one thread at a time (the owner); chunk
+// functions run on that thread and on the workers, for disjoint chunks. No heap
+// allocation per job.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <thread>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 namespace moecode::backend::cpu {
@@ -26,38 +28,35 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Runs fn(ith, nth) on all threads; returns when every thread has finished.
+  // Runs fn(chunk) for every chunk in [0, n_chunks) across the threads; returns when all
+  // are done. fn must not throw.
   template <typename Fn>
-  void run(Fn&& fn) {
+  void run_chunks(int64_t n_chunks, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
-    run_impl(
-        [](void* ctx, int ith, int nth) { (*static_cast<F*>(ctx))(ith, nth); },
-        const_cast<void*>(static_cast<const void*>(&fn)));
+    run_impl(n_chunks, [](void* ctx, int64_t chunk) { (*static_cast<F*>(ctx))(chunk); },
+             const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
-  // Waits until every thread of the running job has reached the barrier. Only inside run().
-  void barrier();
-
-  // Work sharing inside a job: a shared counter that threads take chunks from, reset at
-  // the start of every job. Returns the next chunk index (may exceed the chunk count).
-  int64_t next_chunk() { return chunk_.fetch_add(1, std::memory_order_relaxed); }
-
  private:
-  using JobFn = void (*)(void* ctx, int ith, int nth);
-  void run_impl(JobFn fn, void* ctx);
-  void worker_main(int ith);
+  using ChunkFn = void (*)(void* ctx, int64_t chunk);
+  void run_impl(int64_t n_chunks, ChunkFn fn, void* ctx);
+  // Claims and runs chunks of job `job` until none is left.
+  void work_on(uint32_t job);
+  void worker_main();
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  // The current job; published by bumping generation_.
-  JobFn job_fn_ = nullptr;
-  void* job_ctx_ = nullptr;
-  alignas(64) std::atomic<uint32_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
-  alignas(64) std::atomic<int64_t> chunk_{0};
-  alignas(64) std::atomic<int> barrier_count_{0};
-  alignas(64) std::atomic<uint32_t> barrier_phase_{0};
+  // The current job: its function and size are written before `state_` publishes it.
+  std::atomic<ChunkFn> job_fn_{nullptr};
+  std::atomic<void*> job_ctx_{nullptr};
+  std::atomic<int64_t> job_chunks_{0};
+  // (job id << 32) | next chunk index. Claiming a chunk is a CAS that also checks the id,
+  // so a late worker never takes a chunk of a finished job.
+  alignas(64) std::atomic<uint64_t> state_{0};
+  alignas(64) std::atomic<int64_t> done_{0};
+  alignas(64) std::atomic<uint32_t> wake_{0};  // futex word: bumped for every job
   std::atomic<bool> stop_{false};
+  uint32_t job_id_ = 0;
 };
 
 }  // namespace moecode::backend::cpu

@@ -1,0 +1,108 @@
+// CPU backend micro-benchmarks (CPU time, so they stay meaningful on a shared machine):
+// matmuls of SmolLM2-135M's shapes (576 wide, FFN 1536, vocab 49152) per weight type, for
+// one token (decode) and a batch (prefill), through the backend's matmul (activation
+// conversion + tiles) on one thread; and, with the default model present, one decode step
+// and one 64-token prefill of the whole model.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/quant/kernels.h"
+#include "moecode/engine/model.h"
+
+namespace {
+
+using moecode::backend::MatmulJob;
+using moecode::backend::Weight;
+using moecode::quant::GgmlType;
+
+struct Fixture {
+  std::vector<uint8_t> bytes;
+  Weight w;
+  std::vector<float> x, y;
+};
+
+Fixture make(GgmlType type, int64_t n_in, int64_t n_out, int64_t n_tok) {
+  Fixture f;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> row(n_in);
+  const size_t rb = moecode::quant::row_size(type, n_in);
+  f.bytes.resize(rb * n_out);
+  for (int64_t r = 0; r < n_out; ++r) {
+    for (auto& v : row) v = d(rng);
+    moecode::quant::type_traits(type).from_float(row.data(), f.bytes.data() + r * rb, n_in);
+  }
+  f.w = {f.bytes.data(), type, n_in, n_out, 1, rb, "w"};
+  f.x.resize(n_in * n_tok);
+  for (auto& v : f.x) v = d(rng);
+  f.y.resize(n_out * n_tok);
+  return f;
+}
+
+void BM_Matmul(benchmark::State& state, GgmlType type, int64_t n_in, int64_t n_out) {
+  const int64_t n_tok = state.range(0);
+  Fixture f = make(type, n_in, n_out, n_tok);
+  auto be = moecode::backend::make_cpu_backend({1});
+  const MatmulJob job{&f.w, nullptr, moecode::backend::make_mat(f.y.data(), n_tok, n_out)};
+  for (auto _ : state) {
+    be->matmul({&job, 1}, moecode::backend::make_mat(f.x.data(), n_tok, n_in));
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  // Weight blocks of 32 multiplied per second (each by every token).
+  state.counters["blocks/s"] =
+      benchmark::Counter(static_cast<double>(n_in / 32 * n_out * n_tok), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK_CAPTURE(BM_Matmul, q4_1_ffn_up, GgmlType::Q4_1, 576, 1536)->Arg(1)->Arg(64);
+BENCHMARK_CAPTURE(BM_Matmul, q4_1_ffn_down, GgmlType::Q4_1, 1536, 576)->Arg(1)->Arg(64);
+BENCHMARK_CAPTURE(BM_Matmul, q8_0_output, GgmlType::Q8_0, 576, 49152)->Arg(1);
+BENCHMARK_CAPTURE(BM_Matmul, q8_0_ffn_up, GgmlType::Q8_0, 576, 1536)->Arg(1)->Arg(64);
+BENCHMARK_CAPTURE(BM_Matmul, q4_0_ffn_up, GgmlType::Q4_0, 576, 1536)->Arg(1)->Arg(64);
+BENCHMARK_CAPTURE(BM_Matmul, q4_k_ffn_up, GgmlType::Q4_K, 768, 1536)->Arg(1)->Arg(64);
+BENCHMARK_CAPTURE(BM_Matmul, f32_ffn_up, GgmlType::F32, 576, 1536)->Arg(1)->Arg(64);
+
+// The whole default model, one thread.
+std::string default_model() {
+  if (const char* env = std::getenv("MOECODE_MODEL"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "/tmp") + "/.cache/moecode/models/default.gguf";
+}
+
+void BM_ModelStep(benchmark::State& state) {
+  const int n_tok = static_cast<int>(state.range(0));
+  if (!std::filesystem::exists(default_model())) {
+    state.SkipWithError("default model not installed (scripts/setup)");
+    return;
+  }
+  moecode::engine::LoadOptions lo;
+  lo.n_threads = 1;
+  auto model = moecode::engine::Model::load(default_model(), lo);
+  if (!model.ok()) {
+    state.SkipWithError(model.error().message().c_str());
+    return;
+  }
+  auto s = (*model)->new_session({});
+  std::vector<moecode::engine::Token> ids;
+  for (int i = 0; i < 64 + n_tok; ++i) ids.push_back((i * 7919) % 49152);
+  for (auto _ : state) {
+    // Decode (n_tok = 1) after a 64-token context, or a prefill of n_tok tokens.
+    state.PauseTiming();
+    (*s)->truncate(0);
+    if (n_tok == 1) (void)(*s)->eval(std::span(ids).first(64));
+    state.ResumeTiming();
+    auto r = (*s)->eval(n_tok == 1 ? std::span(ids).first(65) : std::span(ids).first(n_tok));
+    benchmark::DoNotOptimize(r.ok());
+  }
+  state.counters["tok/s"] = benchmark::Counter(n_tok, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_ModelStep)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
