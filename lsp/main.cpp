@@ -19,6 +19,7 @@ std::string version_text() {
   for (const auto& b : moecode::engine::compiled_backends()) {
     if (!backends.empty()) backends += ", ";
     backends += b;
+    if (b == "cpu") backends += " (" + moecode::engine::cpu_kernel_isa() + ")";
   }
   return fmt::format("moecode {} (commit {})\nbackends: {}", moecode::engine::version(),
                      MOECODE_GIT_COMMIT, backends);
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   moecode::cli::add_generate_command(app);
   moecode::cli::add_logits_command(app);
   moecode::cli::add_bench_command(app);
+  moecode::cli::add_tokenize_command(app);
 
   CLI11_PARSE(app, argc, argv);
   if (app.get_subcommands().empty()) {

@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include "engine/quant/kernels.h"
+
 namespace moecode::engine {
 
 const char* version() { return MOECODE_VERSION; }
@@ -16,5 +18,7 @@ std::vector<std::string> compiled_backends() {
   }
   return out;
 }
+
+std::string cpu_kernel_isa() { return quant::isa_name(quant::active_isa()); }
 
 }  // namespace moecode::engine

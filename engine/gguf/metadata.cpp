@@ -32,10 +32,8 @@ Result<engine::SpecialTokens> read_special_tokens(const GgufFile& file, int64_t 
     if (!v) continue;
     // Some converters store "no token" as -1 or as UINT32_MAX.
     if (*v < 0 || *v == 0xffffffffLL) continue;
-    if (n_vocab > 0 && *v >= n_vocab) {
-      return make_error(ErrorCode::kCorrupt, "GGUF '" + file.path() + "': " + k.name + " = " + std::to_string(*v) +
-                                                 " is outside the vocabulary (" + std::to_string(n_vocab) + " tokens)");
-    }
+    // An id outside the vocabulary is ignored, as llama.cpp and our tokenizer do.
+    if (n_vocab > 0 && *v >= n_vocab) continue;
     *k.out = static_cast<engine::Token>(*v);
   }
   MOE_TRY(auto add_bos, file.get_bool("tokenizer.ggml.add_bos_token"));

@@ -7,8 +7,9 @@
 
 namespace moecode::gguf {
 
-// tokenizer.ggml.*_token_id and add_bos/add_eos. Ids outside [0, n_vocab) are an error
-// naming the key (n_vocab = length of tokenizer.ggml.tokens, or 0 to skip the check).
+// tokenizer.ggml.*_token_id and add_bos/add_eos, as stored. Ids outside [0, n_vocab) are
+// ignored like llama.cpp does (n_vocab = length of tokenizer.ggml.tokens, 0 to keep all);
+// a key of the wrong type is an error.
 Result<engine::SpecialTokens> read_special_tokens(const GgufFile& file, int64_t n_vocab);
 
 // Length of tokenizer.ggml.tokens (0 if absent).

@@ -2,6 +2,10 @@
 // ties to even; subnormals kept). Header-only, no library dependencies, so the HIP kernels
 // can include it too. Thread-safe (pure functions).
 //
+// The functions are `static inline` on purpose: the per-ISA kernel files compile this header
+// with -mavx2/-mavx512f, and an ordinary inline function's out-of-line copy from such a file
+// could be the one the linker keeps for every caller (then a plain x86-64 would fault).
+//
 // NaN: fp32 -> fp16 gives a quiet NaN with the sign and the top payload bits (what the F16C
 // instruction vcvtps2ph does, which ggml uses on x86); fp32 -> bf16 keeps the top payload
 // bits and sets the quiet bit (ggml_compute_fp32_to_bf16).
@@ -14,19 +18,19 @@
 
 namespace moecode::quant {
 
-inline uint32_t f32_bits(float f) {
+static inline uint32_t f32_bits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, sizeof u);
   return u;
 }
 
-inline float f32_from_bits(uint32_t u) {
+static inline float f32_from_bits(uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
 
-inline float fp16_to_fp32(half_bits h) {
+static inline float fp16_to_fp32(half_bits h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t man = h & 0x3ffu;
@@ -45,7 +49,7 @@ inline float fp16_to_fp32(half_bits h) {
   return f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
 }
 
-inline half_bits fp32_to_fp16(float f) {
+static inline half_bits fp32_to_fp16(float f) {
   const uint32_t x = f32_bits(f);
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t ax = x & 0x7fffffffu;
@@ -69,9 +73,9 @@ inline half_bits fp32_to_fp16(float f) {
   return static_cast<half_bits>(sign | r);
 }
 
-inline float bf16_to_fp32(bf16_bits h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
+static inline float bf16_to_fp32(bf16_bits h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
 
-inline bf16_bits fp32_to_bf16(float f) {
+static inline bf16_bits fp32_to_bf16(float f) {
   const uint32_t u = f32_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<bf16_bits>((u >> 16) | 64u);  // quiet NaN
   return static_cast<bf16_bits>((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);

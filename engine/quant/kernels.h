@@ -39,8 +39,21 @@ using VecDotFn = void (*)(int64_t n, float* out, const void* w, const void* a);
 
 // A tile of dot products: for r in [0, nr), c in [0, nc):
 //   out[c * out_stride + r] = dot(w + r * w_stride bytes, a + c * a_stride bytes)
-// (strides in bytes for w and a, in floats for out). Kernels may process several rows
-// and/or columns at once to reuse loads; results equal VecDotFn's up to float rounding.
+// (strides in bytes for w and a, in floats for out; any alignment). Results equal
+// VecDotFn's up to float rounding (each output accumulates its blocks in order, in its own
+// float lanes). Reads only the nr rows and nc columns (no byte outside them, prefetches
+// included) and writes only the nr x nc outputs.
+// How the SIMD tables compute it (what the caller's blocking should expect):
+//   - nc == 1 (decode): 4-row tiles over rows r, r + q, r + 2q, r + 3q (q = nr / 4), i.e.
+//     four sequential streams through the rows handed in, one activation load per 4 rows;
+//     the next row of each stream is prefetched. Hand a thread one contiguous range of
+//     rows (the longer the better); there is nothing to gain from splitting it further.
+//   - nc > 1 (prefill): tiles of 4 rows x 3 columns (legacy and float formats) or 2 rows x
+//     4 columns (K-quants), rows outer and columns inner: each weight block is unpacked once
+//     per 3-4 columns and stays in L1 across all nc columns, so pass all the tokens of a
+//     batch in one call (the activation rows, nc * row_size(vec_dot_type, n) bytes, should
+//     fit in L2: e.g. up to ~64 columns of n <= 4096), and split rows across threads.
+// The scalar table's gemm is the reference: vec_dot per (r, c).
 using GemmFn = void (*)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
                         const void* a, size_t a_stride, float* out, size_t out_stride);
 

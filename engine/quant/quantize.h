@@ -60,8 +60,9 @@ void quantize_row_q8_0_act(const float* src, void* dst, int64_t n);
 // Q8_1: as Q8_0, plus s = fp16(d * sum(q)) with the unrounded float d.
 void quantize_row_q8_1_act(const float* src, void* dst, int64_t n);
 
-// Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int).
-inline int nearest_int(float v) {
+// Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int). `static inline`
+// like fp16.h's functions: the per-ISA files include this header too.
+static inline int nearest_int(float v) {
   const float t = v + 12582912.f;  // 1.5 * 2^23: the mantissa holds the rounded value
   uint32_t i;
   __builtin_memcpy(&i, &t, sizeof i);
@@ -71,7 +72,7 @@ inline int nearest_int(float v) {
 // 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block's packed scales:
 // j < 4: low 6 bits of bytes j and j+4; j >= 4: low/high nibble of byte j+4 plus the top
 // two bits of bytes j-4 and j.
-inline void unpack_scale_min_k4(int j, const uint8_t* s, uint8_t* scale, uint8_t* min) {
+static inline void unpack_scale_min_k4(int j, const uint8_t* s, uint8_t* scale, uint8_t* min) {
   if (j < 4) {
     *scale = s[j] & 63;
     *min = s[j + 4] & 63;

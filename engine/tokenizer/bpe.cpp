@@ -59,9 +59,15 @@ struct Scratch {
 constexpr size_t kCacheMaxWordBytes = 64;
 constexpr size_t kCacheMaxEntries = 1 << 16;
 
+// Heterogeneous lookup: find a std::string key from a string_view without a copy.
+struct ViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
 struct WordCache {
   uint64_t serial = 0;
-  std::unordered_map<std::string, std::vector<Token>> words;
+  std::unordered_map<std::string, std::vector<Token>, ViewHash, std::equal_to<>> words;
 };
 
 WordCache& word_cache() {
@@ -85,22 +91,29 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
   m->serial_ = g_next_serial.fetch_add(1);
   m->n_merges_ = merges.size();
 
-  std::unordered_map<std::string, int32_t> index;  // raw bytes -> symbol id
-  index.reserve(tokens.size() + merges.size());
+  auto& index = m->bytes_to_sym_;  // views into sym_bytes_, whose elements never move
+  index.reserve(tokens.size() + merges.size() / 8 + 256);
   m->sym_bytes_.resize(tokens.size());
   m->sym_is_token_.assign(tokens.size(), 0);
-  std::string bytes;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!byte_level_decode(tokens[i], &bytes) || bytes.empty()) continue;
+    std::string& bytes = m->sym_bytes_[i];
+    if (!byte_level_decode(tokens[i], &bytes) || bytes.empty()) {
+      bytes.clear();
+      continue;
+    }
     if (index.emplace(bytes, static_cast<int32_t>(i)).second) {
-      m->sym_bytes_[i] = bytes;
       m->sym_is_token_[i] = 1;
+    } else {
+      bytes.clear();
     }
   }
-  auto sym_of = [&](const std::string& b) {
-    auto [it, inserted] = index.emplace(b, static_cast<int32_t>(m->sym_bytes_.size()));
-    if (inserted) m->sym_bytes_.push_back(b);
-    return it->second;
+  auto sym_of = [&](std::string_view b) {
+    auto it = index.find(b);
+    if (it != index.end()) return it->second;
+    const int32_t id = static_cast<int32_t>(m->sym_bytes_.size());
+    m->sym_bytes_.emplace_back(b);
+    index.emplace(m->sym_bytes_.back(), id);
+    return id;
   };
   for (int b = 0; b < 256; ++b) m->byte_sym_[b] = sym_of(std::string(1, static_cast<char>(b)));
 
@@ -109,7 +122,7 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
   while (cap < merges.size() * 2) cap <<= 1;
   m->merge_table_.assign(cap, MergeEntry{});
   m->merge_mask_ = cap - 1;
-  std::string left, right;
+  std::string left, right, joined;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const std::string& line = merges[rank];
     const size_t sep = line.find(' ', 1);
@@ -122,7 +135,8 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
         right.empty()) {
       continue;  // outside the byte alphabet: can never apply
     }
-    const int32_t l = sym_of(left), r = sym_of(right), res = sym_of(left + right);
+    joined.assign(left).append(right);
+    const int32_t l = sym_of(left), r = sym_of(right), res = sym_of(joined);
     const uint64_t key = merge_key(l, r);
     for (uint64_t slot = hash_key(key) & m->merge_mask_;; slot = (slot + 1) & m->merge_mask_) {
       MergeEntry& e = m->merge_table_[slot];
@@ -132,11 +146,6 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
         break;
       }
     }
-  }
-  m->bytes_to_sym_.reserve(m->sym_bytes_.size());
-  for (size_t i = 0; i < m->sym_bytes_.size(); ++i) {
-    if (i < tokens.size() && !m->sym_is_token_[i]) continue;
-    m->bytes_to_sym_.emplace(m->sym_bytes_[i], static_cast<int32_t>(i));
   }
   return m;
 }
@@ -178,7 +187,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<Token>* out) const
     cache.words.clear();
     cache.serial = serial_;
   }
-  auto it = cache.words.find(std::string(word));
+  auto it = cache.words.find(word);
   if (it != cache.words.end()) {
     out->insert(out->end(), it->second.begin(), it->second.end());
     return;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,9 +54,10 @@ class BpeModel {
   size_t n_merges_ = 0;
   bool ignore_merges_ = false;
   uint64_t serial_ = 0;  // distinguishes models in the per-thread cache
-  std::vector<std::string> sym_bytes_;      // symbol id -> raw bytes (ids < n_vocab_ are tokens)
-  std::vector<uint8_t> sym_is_token_;       // token ids whose text decodes to bytes
-  std::unordered_map<std::string_view, int32_t> bytes_to_sym_;
+  std::deque<std::string> sym_bytes_;  // symbol id -> raw bytes (ids < n_vocab_ are tokens); stable
+                                       // element addresses for the views in bytes_to_sym_
+  std::vector<uint8_t> sym_is_token_;  // token ids whose text decodes to bytes
+  std::unordered_map<std::string_view, int32_t> bytes_to_sym_;  // tokens and merge symbols
   int32_t byte_sym_[256] = {};
   std::vector<MergeEntry> merge_table_;  // open addressing, power-of-two size
   uint64_t merge_mask_ = 0;

@@ -12,7 +12,7 @@ namespace moecode::tokenizer {
 
 class TokenIndex {
  public:
-  // `texts` must be unique (checked by the caller).
+  // A repeated text keeps its first id (callers reject repeats through n_distinct()).
   explicit TokenIndex(std::vector<std::string> texts) : texts_(std::move(texts)) {
     ids_.reserve(texts_.size());
     for (size_t i = 0; i < texts_.size(); ++i) {
@@ -26,6 +26,8 @@ class TokenIndex {
   }
   const std::string& text(engine::Token id) const { return texts_[id]; }
   size_t size() const { return texts_.size(); }
+  // Number of distinct texts (< size() when a text repeats).
+  size_t n_distinct() const { return ids_.size(); }
   size_t max_len() const { return max_len_; }
 
  private:

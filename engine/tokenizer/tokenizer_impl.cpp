@@ -8,6 +8,7 @@
 #include <cctype>
 #include <climits>
 #include <cstring>
+#include <initializer_list>
 
 #include "engine/tokenizer/bpe.h"
 #include "engine/tokenizer/pretokenizer.h"
@@ -125,7 +126,7 @@ class TokenizerImpl final : public engine::Tokenizer {
   void detect_special_roles(const VocabData& v);
   void build_pieces();
   void encode_text(std::string_view text, bool after_special, std::vector<Token>* out) const;
-  void encode_chunk(std::string_view text, bool add_special, bool parse_special, std::vector<Token>* out) const;
+  void encode_chunk(std::string_view text, bool parse_special, std::vector<Token>* out) const;
 
   Kind kind_ = Kind::kBpe;
   std::string model_name_, pre_name_;
@@ -189,7 +190,7 @@ Result<std::shared_ptr<const engine::Tokenizer>> TokenizerImpl::build(VocabData 
     MOE_TRY(t->splitter_, RegexSplitter::create(spec.patterns));
   }
   t->index_ = std::make_unique<TokenIndex>(v.tokens);
-  if (t->index_->size() != n) {
+  if (t->index_->n_distinct() != n) {
     // Some text appears twice: name the first repeat.
     for (size_t i = 0; i < n; ++i) {
       const Token first = t->index_->find(v.tokens[i]);
@@ -426,15 +427,14 @@ std::vector<Token> TokenizerImpl::encode(std::string_view text, bool add_special
   // Offsets are 32-bit: feed huge inputs in 1 GiB chunks.
   constexpr size_t kChunk = size_t{1} << 30;
   for (size_t pos = 0; pos < text.size(); pos += kChunk) {
-    encode_chunk(text.substr(pos, kChunk), add_special, parse_special, &out);
+    encode_chunk(text.substr(pos, kChunk), parse_special, &out);
   }
   if (add_special && special_.add_eos && kind_ != Kind::kWpm) out.push_back(special_.eos);
   if (add_special && kind_ == Kind::kWpm && add_sep_ && sep_ != kNoToken) out.push_back(sep_);
   return out;
 }
 
-void TokenizerImpl::encode_chunk(std::string_view text, bool /*add_special*/, bool parse_special,
-                                 std::vector<Token>* out) const {
+void TokenizerImpl::encode_chunk(std::string_view text, bool parse_special, std::vector<Token>* out) const {
   std::vector<Fragment> fragments;
   matcher_->partition(text, parse_special, &fragments);
   bool after_special = true;

@@ -18,4 +18,7 @@ void add_logits_command(CLI::App& app);
 // `moecode bench`: prompt-processing and generation speed.
 void add_bench_command(CLI::App& app);
 
+// `moecode tokenize` and `moecode detokenize`.
+void add_tokenize_command(CLI::App& app);
+
 }  // namespace moecode::cli

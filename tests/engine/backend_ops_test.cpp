@@ -300,11 +300,34 @@ TEST(VecKernels, SimdMatchesScalar) {
     EXPECT_NEAR(s.dot_f32(a.data(), b.data(), n), simd->dot_f32(a.data(), b.data(), n), 1e-4);
     EXPECT_NEAR(s.dot_f16_f32(h.data(), b.data(), n), simd->dot_f16_f32(h.data(), b.data(), n), 1e-4);
     EXPECT_NEAR(s.sum_squares(a.data(), n), simd->sum_squares(a.data(), n), 1e-9);
+    // exp and silu: within a few ulp of libm.
+    std::vector<float> e(n), g(n);
+    for (int i = 0; i < n; ++i) e[i] = a[i] * 20.0f - 5.0f;
+    std::vector<float> e0 = e, g0 = e;
+    g = e;
+    simd->exp_f32(e.data(), n);
+    simd->silu_mul(g.data(), b.data(), n);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_NEAR(e[i], std::exp(e0[i]), 4e-7f * std::exp(e0[i])) << e0[i];
+      const float silu = g0[i] / (1.0f + std::exp(-g0[i])) * b[i];
+      EXPECT_NEAR(g[i], silu, 1e-6f * (1.0f + std::abs(silu)));
+    }
     std::vector<float> y1 = b, y2 = b;
     s.axpy_f16(y1.data(), 0.7f, h.data(), n);
     simd->axpy_f16(y2.data(), 0.7f, h.data(), n);
     for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6);
   }
+}
+
+TEST(VecKernels, ExpHandlesTheRange) {
+  const cpu::VecKernels& k = cpu::vec_kernels();
+  std::vector<float> x = {-200.0f, -88.0f, -87.0f, -20.0f, -1e-3f, 0.0f, 1e-3f, 1.0f, 10.0f, 88.0f, -0.5f};
+  const std::vector<float> x0 = x;
+  k.exp_f32(x.data(), static_cast<int64_t>(x.size()));
+  EXPECT_LE(x[0], 1e-37f);  // 0 (or a subnormal for the scalar table)
+  EXPECT_LE(x[1], 1e-37f);
+  EXPECT_GE(x[1], 0.0f);
+  for (size_t i = 2; i < x.size(); ++i) EXPECT_NEAR(x[i], std::exp(x0[i]), 4e-7f * std::exp(x0[i])) << x0[i];
 }
 
 TEST(ThreadPool, RunsEveryChunkOnceAcrossThreads) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -115,11 +116,67 @@ TEST(ModelLoad, MissingHyperparameterIsNamed) {
   EXPECT_NE(m.error().message().find("missing key 'llama.embedding_length'"), std::string::npos) << m.error().message();
 }
 
-TEST(ModelLoad, MoeInTheLlamaArchIsRefusedClearly) {
+// Mixtral-style experts in the llama architecture load through the MoE path.
+TEST(ModelLoad, MoeInTheLlamaArchLoadsThroughTheMoePath) {
   auto m = load(fixture("tiny-mixtral.f32.gguf"));
-  ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.error().code(), ErrorCode::kUnsupported);
-  EXPECT_NE(m.error().message().find("4 experts"), std::string::npos) << m.error().message();
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ((*m)->info().n_expert, 4);
+  EXPECT_EQ((*m)->info().n_expert_used, 2);
+}
+
+// qwen3 = qwen2 without biases, with per-head RMS norms of q and k before RoPE. Made from
+// the tiny qwen2 fixture: it loads, runs, and the norm weights take effect.
+std::string make_qwen3(const std::string& tag, float norm_value) {
+  auto file = gguf::GgufFile::open(fixture("tiny-qwen2.f32.gguf"));
+  EXPECT_TRUE(file.ok());
+  gguf::GgufWriter w;
+  for (const auto& kv : (*file)->metadata()) {
+    std::string key(kv.key);
+    if (key.rfind("qwen2.", 0) == 0) key = "qwen3." + key.substr(6);
+    w.set(key, kv.value);
+  }
+  w.set_string("general.architecture", "qwen3");
+  for (const auto& t : (*file)->tensors()) {
+    const std::string name(t.name);
+    if (name.find(".bias") != std::string::npos) continue;
+    const std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
+    EXPECT_TRUE(w.add_tensor(t.name, t.type, ne, {t.data, t.n_bytes}).ok());
+  }
+  const std::vector<float> norm(16, norm_value);
+  const std::vector<int64_t> ne = {16};
+  for (int il = 0; il < 2; ++il) {
+    for (const char* n : {"attn_q_norm", "attn_k_norm"}) {
+      const std::string name = "blk." + std::to_string(il) + "." + n + ".weight";
+      EXPECT_TRUE(w.add_tensor(name, quant::GgmlType::F32, ne,
+                               {reinterpret_cast<const uint8_t*>(norm.data()), norm.size() * sizeof(float)})
+                      .ok());
+    }
+  }
+  const std::string path =
+      (fs::temp_directory_path() / ("moecode_qwen3_" + tag + "_" + std::to_string(::getpid()) + ".gguf")).string();
+  EXPECT_TRUE(w.write(path).ok());
+  return path;
+}
+
+TEST(ModelLoad, Qwen3AppliesPerHeadQkNorms) {
+  std::vector<std::vector<float>> logits;
+  for (float v : {1.0f, 1.5f}) {
+    const std::string path = make_qwen3(std::to_string(static_cast<int>(v * 10)), v);
+    auto m = load(path);
+    fs::remove(path);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    EXPECT_EQ((*m)->info().architecture, "qwen3");
+    auto s = (*m)->new_session({});
+    ASSERT_TRUE(s.ok());
+    const std::vector<engine::Token> ids = {506, 45, 391, 100, 7};
+    ASSERT_TRUE((*s)->eval(ids).ok());
+    const auto l = (*s)->last_logits();
+    for (float x : l) ASSERT_TRUE(std::isfinite(x));
+    logits.emplace_back(l.begin(), l.end());
+  }
+  float diff = 0;
+  for (size_t i = 0; i < logits[0].size(); ++i) diff = std::max(diff, std::abs(logits[0][i] - logits[1][i]));
+  EXPECT_GT(diff, 1e-2f) << "the q/k norm weights have no effect";
 }
 
 TEST(ModelLoad, OptionsAreChecked) {

@@ -475,36 +475,122 @@ TEST(QuantDot, ScalarDotEqualsDequantizedDot) {
   }
 }
 
-TEST(QuantDot, GemmTileEqualsSingleDots) {
+// Tiles of every shape (decode nc = 1, prefill tiles, odd row/column tails, padded and
+// unaligned strides) against the scalar reference dots, within the tolerances of
+// EverySimdDotMatchesScalar, and against the same table's vec_dot; nothing outside the
+// tile is written.
+TEST(QuantDot, GemmTilesMatchScalarDots) {
   std::mt19937 rng(9);
   std::vector<const KernelTable*> tables = {&scalar_kernel_table()};
   for (const KernelTable* t : simd_tables()) tables.push_back(t);
+  constexpr int kRows = 13, kCols = 9;
+  const struct {
+    int64_t nr, nc;
+  } shapes[] = {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {9, 1}, {13, 1}, {1, 2}, {7, 3}, {4, 4},
+                {5, 6}, {8, 8}, {3, 9}, {13, 9}, {12, 5}};
+  int checked = 0;
   for (GgmlType wt : kDotTypes) {
     const GgmlType at = vec_dot_type(wt);
-    const int64_t n = type_traits(wt).block_size == 1 ? 100 : type_traits(wt).block_size * 3;
-    const int64_t nr = 7, nc = 3;
-    const size_t wrow = row_size(wt, n), arow = row_size(at, n);
-    Bytes w, a;
-    for (int r = 0; r < nr; ++r) {
-      const Bytes row = make_weights(rng, wt, n);
-      w.insert(w.end(), row.begin(), row.end());
-    }
-    for (int c = 0; c < nc; ++c) {
-      const Bytes row = make_activations(rng, at, n, Bytes(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(wrow)), wt);
-      a.insert(a.end(), row.begin(), row.end());
-    }
-    for (const KernelTable* t : tables) {
-      const size_t out_stride = nr + 2;
-      std::vector<float> out(out_stride * nc, -7.0f);
-      t->gemm[static_cast<int>(wt)](n, nr, nc, w.data(), wrow, a.data(), arow, out.data(), out_stride);
-      for (int c = 0; c < nc; ++c) {
-        for (int r = 0; r < nr; ++r) {
-          float one = 0;
-          t->vec_dot[static_cast<int>(wt)](n, &one, w.data() + r * wrow, a.data() + c * arow);
-          EXPECT_NEAR(out[c * out_stride + r], one, 1e-6 * std::fabs(one) + 1e-30) << table_name(t) << type_name(wt);
-        }
-        EXPECT_EQ(out[c * out_stride + nr], -7.0f) << "wrote past the tile";
+    const double tol = (wt == GgmlType::F16 || wt == GgmlType::BF16) ? 1e-3 : 1e-5;
+    const int64_t bs = type_traits(wt).block_size;
+    for (int64_t n : {bs == 1 ? int64_t{37} : bs, bs == 1 ? int64_t{100} : bs * 5}) {
+      const size_t wrow = row_size(wt, n), arow = row_size(at, n);
+      const size_t wstride = wrow + 3, astride = arow + 5;  // padded, so rows are unaligned
+      Bytes w(wstride * kRows, 0xee), a(astride * kCols, 0xee);
+      std::vector<Bytes> wrows, arows;
+      for (int r = 0; r < kRows; ++r) {
+        wrows.push_back(make_weights(rng, wt, n));
+        std::memcpy(w.data() + r * wstride, wrows.back().data(), wrow);
       }
+      for (int c = 0; c < kCols; ++c) {
+        arows.push_back(make_activations(rng, at, n, wrows[0], wt));
+        std::memcpy(a.data() + c * astride, arows.back().data(), arow);
+      }
+      double want[kRows][kCols], mag[kRows][kCols];
+      for (int r = 0; r < kRows; ++r) {
+        for (int c = 0; c < kCols; ++c) {
+          float v = 0;
+          scalar_kernel_table().vec_dot[static_cast<int>(wt)](n, &v, wrows[r].data(), arows[c].data());
+          want[r][c] = v;
+          mag[r][c] = magnitude(wt, at, n, wrows[r], arows[c]);
+          ASSERT_TRUE(std::isfinite(v)) << type_name(wt);
+        }
+      }
+      for (const KernelTable* t : tables) {
+        for (const auto& sh : shapes) {
+          const size_t out_stride = static_cast<size_t>(sh.nr) + 2;
+          std::vector<float> out(out_stride * static_cast<size_t>(sh.nc) + 1, -7.0f);
+          t->gemm[static_cast<int>(wt)](n, sh.nr, sh.nc, w.data(), wstride, a.data(), astride, out.data(), out_stride);
+          for (int64_t c = 0; c < sh.nc; ++c) {
+            for (int64_t r = 0; r < sh.nr; ++r) {
+              const float got = out[c * out_stride + r];
+              float one = 0;
+              t->vec_dot[static_cast<int>(wt)](n, &one, w.data() + r * wstride, a.data() + c * astride);
+              const double bound = tol * mag[r][c] + 1e-30;
+              EXPECT_LE(std::fabs(got - want[r][c]), bound)
+                  << table_name(t) << " " << type_name(wt) << " n=" << n << " tile " << sh.nr << "x" << sh.nc
+                  << " at (" << r << "," << c << ") got " << got << " want " << want[r][c];
+              EXPECT_LE(std::fabs(static_cast<double>(got) - one), bound)
+                  << table_name(t) << " " << type_name(wt) << " gemm vs vec_dot at (" << r << "," << c << ")";
+              ++checked;
+            }
+            EXPECT_EQ(out[c * out_stride + sh.nr], -7.0f) << "wrote past the tile";
+            EXPECT_EQ(out[c * out_stride + sh.nr + 1], -7.0f) << "wrote past the tile";
+          }
+          EXPECT_EQ(out.back(), -7.0f) << "wrote past the last column";
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 10000);
+}
+
+// Q8_K activations at their edges: the extreme value's sign and first occurrence decide the
+// scale's sign, NaNs never win, infinities and denormal blocks quantize to zeros.
+TEST(QuantConvert, Q8_KEdgeCasesBitIdenticalOnEveryIsa) {
+  const auto tables = simd_tables();
+  if (tables.empty()) GTEST_SKIP() << "no SIMD table on this CPU";
+  std::mt19937 rng(12);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  constexpr int kBlocks = 12;
+  std::vector<float> x(256 * kBlocks);
+  for (auto& v : x) v = g(rng);
+  float* b = x.data();
+  b[10] = -5.0f, b[200] = 5.0f;                       // block 0: -max first
+  b += 256, b[3] = 7.0f, b[4] = -7.0f;                // block 1: +max first
+  b += 256, b[0] = std::nanf(""), b[255] = 9.0f;      // block 2: NaN, max last
+  b += 256, b[17] = INFINITY;                         // block 3: +inf
+  b += 256, b[17] = -INFINITY, b[18] = INFINITY;      // block 4: -inf first
+  b += 256;                                           // block 5: all NaN
+  for (int j = 0; j < 256; ++j) b[j] = std::nanf("");
+  b += 256;                                           // block 6: denormals (iscale overflows)
+  for (int j = 0; j < 256; ++j) b[j] = g(rng) * 1e-40f;
+  b += 256;                                           // block 7: zeros and -0
+  for (int j = 0; j < 256; ++j) b[j] = j % 2 ? 0.0f : -0.0f;
+  b += 256;                                           // block 8: exact ties of 127 * x / max
+  for (int j = 0; j < 256; ++j) b[j] = static_cast<float>(j % 255 - 127) + 0.5f * (j % 3 == 0);
+  b[100] = -127.0f;
+  b += 256;                                           // block 9: FLT_MAX
+  b[9] = FLT_MAX, b[10] = -FLT_MAX;
+  b += 256;                                           // block 10: one element, rest zeros
+  for (int j = 0; j < 256; ++j) b[j] = j == 77 ? -3e-3f : 0.0f;
+  Bytes want(row_size(GgmlType::Q8_K, static_cast<int64_t>(x.size())));
+  quantize_row_q8_k(x.data(), want.data(), static_cast<int64_t>(x.size()));
+  const auto* wb = reinterpret_cast<const BlockQ8_K*>(want.data());
+  EXPECT_EQ(wb[0].qs[10], -127);  // the first extreme maps to -127 (iscale = -127 / max)
+  EXPECT_EQ(wb[0].qs[200], 127);
+  EXPECT_EQ(wb[1].qs[3], -127);
+  EXPECT_EQ(wb[1].qs[4], 127);
+  EXPECT_EQ(wb[2].qs[0], 0);
+  EXPECT_EQ(wb[2].qs[255], -127);
+  for (int8_t q : wb[5].qs) ASSERT_EQ(q, 0);
+  for (const KernelTable* t : tables) {
+    Bytes got(want.size(), 0xcd);
+    t->from_float[static_cast<int>(GgmlType::Q8_K)](x.data(), got.data(), static_cast<int64_t>(x.size()));
+    for (int i = 0; i < kBlocks; ++i) {
+      const size_t off = static_cast<size_t>(i) * sizeof(BlockQ8_K);
+      EXPECT_EQ(std::memcmp(got.data() + off, want.data() + off, sizeof(BlockQ8_K)), 0)
+          << table_name(t) << " block " << i;
     }
   }
 }

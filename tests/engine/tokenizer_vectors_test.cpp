@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "moecode/engine/tokenizer.h"
+#include "support/tokenizer_vectors.h"
 
 namespace moecode {
 namespace {
@@ -23,42 +24,7 @@ namespace fs = std::filesystem;
 using engine::Token;
 using engine::Tokenizer;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Splits an .inp file on "\n__ggml_vocab_test__\n"; a trailing separator adds no case.
-std::vector<std::string> read_cases(const fs::path& p) {
-  const std::string text = read_file(p);
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t hit = text.find(sep, pos);
-    if (hit == std::string::npos) {
-      if (pos < text.size()) cases.push_back(text.substr(pos));
-      break;
-    }
-    cases.push_back(text.substr(pos, hit - pos));
-    pos = hit + sep.size();
-  }
-  return cases;
-}
-
-std::vector<std::vector<Token>> read_expected(const fs::path& p) {
-  std::vector<std::vector<Token>> out;
-  std::istringstream in(read_file(p));
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream ids(line);
-    std::vector<Token> v;
-    for (long id; ids >> id;) v.push_back(static_cast<Token>(id));
-    out.push_back(std::move(v));
-  }
-  return out;
-}
+std::string read_file(const fs::path& p) { return testing::read_binary_file(p.string()); }
 
 std::string show(const std::vector<Token>& ids) {
   std::string s;
@@ -79,8 +45,8 @@ TEST_P(TokenizerVectorsTest, EveryCaseMatches) {
   const fs::path base = fs::path(MOECODE_TEST_DATA) / "tokenizer" / ("ggml-vocab-" + name + ".gguf");
   auto tok = Tokenizer::load(gguf.string());
   ASSERT_TRUE(tok.ok()) << tok.error().message();
-  const auto cases = read_cases(base.string() + ".inp");
-  const auto expected = read_expected(base.string() + ".out");
+  const auto cases = testing::read_vector_cases(base.string() + ".inp");
+  const auto expected = testing::read_vector_ids(base.string() + ".out");
   ASSERT_EQ(cases.size(), 46u) << name;
   ASSERT_EQ(expected.size(), cases.size()) << name;
   int failures = 0;

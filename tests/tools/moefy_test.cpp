@@ -11,7 +11,8 @@
 // activations quantized to Q8_1 such differences cross rounding boundaries and, through 30
 // layers, move logits about as much as the activation quantization itself does (as between
 // any two summation orders). The default (llama.cpp) arithmetic is checked too: the same
-// greedy text, top-1 agreement, a mean error no larger than the quantization effect.
+// greedy text up to a near-tie, top-1 agreement, a mean error no larger than the
+// quantization effect.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -131,7 +132,8 @@ TEST(Moefy, SmolLM2WithAllExpertsEqualsTheDenseModel) {
   EXPECT_LE(worst, 1e-3f);
 }
 
-// The same two files with the default (quantized-activation) arithmetic.
+// The same two files with the default (quantized-activation) arithmetic: close, the same
+// top-1 at nearly every prompt position, and the same greedy text up to a near-tie.
 TEST(Moefy, QuantizedArithmeticAgreesToRoundingFlips) {
   const Moefied& mf = moefied();
   ASSERT_TRUE(mf.error.empty()) << mf.error;
@@ -179,15 +181,29 @@ TEST(Moefy, QuantizedArithmeticAgreesToRoundingFlips) {
   // gate weight, a misplaced slice) would be far larger, and change the text.
   EXPECT_LE(mean, 1.5 * mean_q);
   EXPECT_GE(same_top1, static_cast<int>(ids.size()) * 9 / 10);
-  // Greedy text.
+  // Greedy text: the same tokens, until (at most) a step where the dense model's top-2
+  // logits are closer than the rounding noise measured above (a near-tie, which either
+  // arithmetic may break either way; the conformance suite's rule).
+  const double near_tie = 4 * mean_q;
   std::vector<engine::Token> cd(ids.begin(), ids.end()), cm = cd;
+  int n_same = 0;
   for (int j = 0; j < 8; ++j) {
-    cd.push_back(argmax((*sd)->last_logits()));
-    cm.push_back(argmax((*sm)->last_logits()));
+    const auto ld = (*sd)->last_logits();
+    const int td = argmax(ld), tm = argmax((*sm)->last_logits());
+    if (td != tm) {
+      const double gap = ld[td] - ld[tm];  // the dense model's margin for its own choice
+      std::printf("[ moefy    ] quantized greedy step %d: %d vs %d, dense margin %.3g (near-tie bound %.3g)\n", j, td,
+                  tm, gap, near_tie);
+      EXPECT_LE(gap, near_tie) << "greedy step " << j << " differs without a near-tie";
+      break;
+    }
+    ++n_same;
+    cd.push_back(td);
+    cm.push_back(tm);
     ASSERT_TRUE((*sd)->eval(cd).ok());
     ASSERT_TRUE((*sm)->eval(cm).ok());
   }
-  EXPECT_EQ(cd, cm);
+  EXPECT_GE(n_same, 2) << "greedy text differs from the first tokens on";
 }
 
 }  // namespace

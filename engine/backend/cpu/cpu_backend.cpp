@@ -57,9 +57,12 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 constexpr int64_t kRowBlock = 16;
 constexpr int64_t kColBlock = 64;
 constexpr int kMaxJobs = 8;
-// Attention: keys per softmax block, and the largest value head (MLA's latent: 512).
-constexpr int64_t kKeyBlock = 128;
+// Attention: keys per softmax block, heads of a KV group done together, and the largest
+// head sizes (MLA's latent: 512 + 64).
+constexpr int64_t kKeyBlock = 64;
+constexpr int kHeadsPerItem = 4;
 constexpr int kMaxHeadDim = 1024;
+constexpr int kMaxHeadDimV = 576;
 
 class CpuBuffer final : public Buffer {
  public:
@@ -308,7 +311,7 @@ void CpuBackend::swiglu(Mat gate, Mat up) {
   parallel_for(gate.rows, 4, gate.rows * n * 8, [&](int64_t t) {
     float* g = gate.row(t);
     const float* u = up.row(t);
-    for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    vk_.silu_mul(g, u, n);
   });
 }
 
@@ -337,65 +340,72 @@ void CpuBackend::attention(const AttentionArgs& a) {
   const int group = a.n_head / a.n_head_kv;
   const int64_t max_keys = a.pos0 + n_tok;
   MOE_ASSERT(a.n_head % a.n_head_kv == 0 && max_keys <= a.k.n_ctx);
-  MOE_ASSERT(a.head_dim_v <= kMaxHeadDim);
+  MOE_ASSERT(a.head_dim_k <= kMaxHeadDim && a.head_dim_v <= kMaxHeadDimV);
   const bool f16 = a.k.type == CacheType::kF16;
   const size_t esize = cache_type_size(a.k.type);
   const size_t kstride = static_cast<size_t>(a.k.width) * esize;
   const size_t vstride = static_cast<size_t>(a.v.width) * esize;
+  // Heads of one KV group are done together (each K/V row is read and converted once for
+  // all of them), at most kHeadsPerItem at a time.
+  const int sub = std::min(group, kHeadsPerItem);
+  const int n_sub = (group + sub - 1) / sub;
 
-  // One item: query token t, head h (items ordered kv head first so that a thread's
-  // consecutive items read the same cache rows). Softmax in one pass over blocks of keys
-  // (running maximum, rescaled sums), so no buffer grows with the context.
+  // One item: query token t, KV head g, heads h0 .. h0 + nh - 1 of its group. Softmax in
+  // one pass over blocks of keys (running maximum, rescaled sums), so no buffer grows with
+  // the context.
   auto run_item = [&](int64_t item) {
-    const int g = static_cast<int>(item / (n_tok * group));
-    const int64_t rem = item % (n_tok * group);
-    const int64_t t = rem / group;
-    const int h = g * group + static_cast<int>(rem % group);
+    const int g = static_cast<int>(item / (n_tok * n_sub));
+    const int64_t rem = item % (n_tok * n_sub);
+    const int64_t t = rem / n_sub;
+    const int h0 = g * group + static_cast<int>(rem % n_sub) * sub;
+    const int nh = std::min(sub, g * group + group - h0);
     const int64_t n_keys = a.pos0 + t + 1;
-    const float* q = a.q.row(t) + static_cast<int64_t>(h) * a.head_dim_k;
     const uint8_t* kbase = static_cast<const uint8_t*>(a.k.data) + static_cast<size_t>(g) * a.head_dim_k * esize;
     const uint8_t* vbase = static_cast<const uint8_t*>(a.v.data) + static_cast<size_t>(g) * a.head_dim_v * esize;
-    alignas(64) float acc[kMaxHeadDim];
-    alignas(64) float s[kKeyBlock];
-    std::memset(acc, 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
-    float mx = -INFINITY;
-    double sum = 0;
+    alignas(64) float acc[kHeadsPerItem][kMaxHeadDimV];
+    alignas(64) float s[kHeadsPerItem][kKeyBlock];
+    float mx[kHeadsPerItem];
+    double sum[kHeadsPerItem];
+    const float* q0 = a.q.row(t) + static_cast<int64_t>(h0) * a.head_dim_k;  // heads h0.. are adjacent
+    for (int i = 0; i < nh; ++i) {
+      std::memset(acc[i], 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
+      mx[i] = -INFINITY;
+      sum[i] = 0;
+    }
     for (int64_t j0 = 0; j0 < n_keys; j0 += kKeyBlock) {
       const int64_t nb = std::min<int64_t>(kKeyBlock, n_keys - j0);
-      float bmx = -INFINITY;
-      for (int64_t j = 0; j < nb; ++j) {
-        const uint8_t* kr = kbase + (j0 + j) * kstride;
-        const float d = f16 ? vk_.dot_f16_f32(reinterpret_cast<const uint16_t*>(kr), q, a.head_dim_k)
-                            : vk_.dot_f32(reinterpret_cast<const float*>(kr), q, a.head_dim_k);
-        s[j] = d * a.scale;
-        bmx = std::max(bmx, s[j]);
-      }
-      if (bmx > mx) {
-        if (mx != -INFINITY) {
-          const float r = std::exp(mx - bmx);
-          vk_.scale_f32(acc, r, a.head_dim_v);
-          sum *= r;
+      // Scores of the block: s[i][j] = scale * q_i . k_j
+      vk_.attn_scores(q0, a.head_dim_k, nh, kbase + j0 * kstride, kstride, f16, nb, a.head_dim_k, a.scale, s[0],
+                      kKeyBlock);
+      // Running softmax: rescale what was summed when the maximum grows.
+      for (int i = 0; i < nh; ++i) {
+        float bmx = -INFINITY;
+        for (int64_t j = 0; j < nb; ++j) bmx = std::max(bmx, s[i][j]);
+        if (bmx > mx[i]) {
+          if (mx[i] != -INFINITY) {
+            const float r = std::exp(mx[i] - bmx);
+            vk_.scale_f32(acc[i], r, a.head_dim_v);
+            sum[i] *= r;
+          }
+          mx[i] = bmx;
         }
-        mx = bmx;
+        for (int64_t j = 0; j < nb; ++j) s[i][j] -= mx[i];
+        vk_.exp_f32(s[i], nb);
+        for (int64_t j = 0; j < nb; ++j) sum[i] += s[i][j];
       }
-      for (int64_t j = 0; j < nb; ++j) {
-        const float p = std::exp(s[j] - mx);
-        sum += p;
-        const uint8_t* vr = vbase + (j0 + j) * vstride;
-        if (f16) {
-          vk_.axpy_f16(acc, p, reinterpret_cast<const uint16_t*>(vr), a.head_dim_v);
-        } else {
-          vk_.axpy_f32(acc, p, reinterpret_cast<const float*>(vr), a.head_dim_v);
-        }
-      }
+      // acc_i += sum_j p_ij v_j
+      vk_.attn_accumulate(acc[0], kMaxHeadDimV, s[0], kKeyBlock, nh, vbase + j0 * vstride, vstride, f16, nb,
+                          a.head_dim_v);
     }
-    float* out = a.out.row(t) + static_cast<int64_t>(h) * a.head_dim_v;
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int i = 0; i < a.head_dim_v; ++i) out[i] = acc[i] * inv;
+    for (int i = 0; i < nh; ++i) {
+      float* out = a.out.row(t) + static_cast<int64_t>(h0 + i) * a.head_dim_v;
+      const float inv = static_cast<float>(1.0 / sum[i]);
+      for (int d = 0; d < a.head_dim_v; ++d) out[d] = acc[i][d] * inv;
+    }
   };
 
-  const int64_t n_items = n_tok * a.n_head;
-  const int64_t work = n_items * max_keys * (a.head_dim_k + a.head_dim_v);
+  const int64_t n_items = n_tok * a.n_head_kv * n_sub;
+  const int64_t work = n_tok * a.n_head * max_keys * (a.head_dim_k + a.head_dim_v);
   if (pool_.size() == 1 || work < kMinParallelWork) {
     for (int64_t i = 0; i < n_items; ++i) run_item(i);
     return;

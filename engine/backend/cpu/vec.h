@@ -28,6 +28,18 @@ struct VecKernels {
   void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
   // sum_i x[i]^2: squares rounded to float (as ggml's rms_norm), accumulated in double.
   double (*sum_squares)(const float* x, int64_t n);
+  // x[i] = exp(x[i]) (|error| <= 2 ulp; x <= 88; very negative x gives 0).
+  void (*exp_f32)(float* x, int64_t n);
+  // g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i]
+  void (*silu_mul)(float* g, const float* u, int64_t n);
+  // Attention over a block of nb cached keys for nh <= 4 query heads (one KV group):
+  //   scores:     s[i * ss + j] = scale * <q + i * qs, k_j>          (k_j = row j of k)
+  //   accumulate: acc[i * as + c] += sum_j p[i * ps + j] * v_j[c]    (v_j = row j of v)
+  // Cache rows are F16 (f16 = true) or F32, `stride` bytes apart, d elements used.
+  void (*attn_scores)(const float* q, int64_t qs, int nh, const void* k, size_t stride, bool f16, int64_t nb,
+                      int d, float scale, float* s, int64_t ss);
+  void (*attn_accumulate)(float* acc, int64_t as, const float* p, int64_t ps, int nh, const void* v,
+                          size_t stride, bool f16, int64_t nb, int d);
   // Tile of F32 dot products, same contract as quant::GemmFn (strides in bytes for w and
   // a, in floats for out): out[c * os + r] = dot(w row r, a row c).
   void (*gemm_f32)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,

@@ -109,6 +109,139 @@ double sum_squares(const float* x, int64_t n) {
   return s;
 }
 
+// exp(x) for x <= 88.7: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two parts so r is
+// exact), exp(r) by its Taylor polynomial to degree 6 (relative error < 2e-7 there), times
+// 2^n built in the exponent bits. Below -87.3 the result is 0.
+inline __m256 exp_ps(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_max_ps(x, lo);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);  // ln2 high part
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);  // ln2 low part
+  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // 2^n: n + 127 in the exponent field (n in [-126, 128): for n = 128, split in two).
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i half = _mm256_srai_epi32(ni, 1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+  return _mm256_andnot_ps(under, _mm256_mul_ps(_mm256_mul_ps(p, s1), s2));
+}
+
+void exp_f32(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp_ps(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float t[8] = {};
+    for (int64_t j = i; j < n; ++j) t[j - i] = x[j];
+    _mm256_store_ps(t, exp_ps(_mm256_load_ps(t)));
+    for (int64_t j = i; j < n; ++j) x[j] = t[j - i];
+  }
+}
+
+void silu_mul(float* g, const float* u, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(g + i);
+    const __m256 e = exp_ps(_mm256_xor_ps(x, sign));  // exp(-x)
+    _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; ++i) {
+    alignas(32) float t[8] = {-g[i]};
+    _mm256_store_ps(t, exp_ps(_mm256_load_ps(t)));
+    g[i] = g[i] / (1.0f + t[0]) * u[i];
+  }
+}
+
+// 8 elements of a cache row as floats.
+inline __m256 cache8(const uint8_t* row, bool f16, int c) {
+  return f16 ? load_h(reinterpret_cast<const uint16_t*>(row) + c) : _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
+}
+
+// NH heads: each key row is loaded (and converted) once for all of them.
+template <int NH>
+void attn_scores_nh(const float* q, int64_t qs, const uint8_t* k, size_t stride, bool f16, int64_t nb, int d,
+                    float scale, float* s, int64_t ss) {
+  for (int64_t j = 0; j < nb; ++j) {
+    const uint8_t* kr = k + j * stride;
+    __m256 acc[NH];
+    for (int i = 0; i < NH; ++i) acc[i] = _mm256_setzero_ps();
+    for (int c = 0; c < d; c += 8) {
+      const __m256 kv = cache8(kr, f16, c);
+      for (int i = 0; i < NH; ++i) acc[i] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + i * qs + c), acc[i]);
+    }
+    for (int i = 0; i < NH; ++i) s[i * ss + j] = hsum(acc[i]) * scale;
+  }
+}
+
+void attn_scores(const float* q, int64_t qs, int nh, const void* k, size_t stride, bool f16, int64_t nb, int d,
+                 float scale, float* s, int64_t ss) {
+  const auto* kb = static_cast<const uint8_t*>(k);
+  if (d % 8 != 0) {
+    for (int64_t j = 0; j < nb; ++j)
+      for (int i = 0; i < nh; ++i) {
+        const uint8_t* kr = kb + j * stride;
+        s[i * ss + j] = (f16 ? dot_f16_f32(reinterpret_cast<const uint16_t*>(kr), q + i * qs, d)
+                             : dot_f32(reinterpret_cast<const float*>(kr), q + i * qs, d)) * scale;
+      }
+    return;
+  }
+  switch (nh) {
+    case 1: attn_scores_nh<1>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
+    case 2: attn_scores_nh<2>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
+    case 3: attn_scores_nh<3>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
+    default: attn_scores_nh<4>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
+  }
+}
+
+// Column blocks of 8 outer, keys inner: the NH accumulators stay in registers.
+template <int NH>
+void attn_accumulate_nh(float* acc, int64_t as, const float* p, int64_t ps, const uint8_t* v, size_t stride, bool f16,
+                        int64_t nb, int d) {
+  for (int c = 0; c < d; c += 8) {
+    __m256 a[NH];
+    for (int i = 0; i < NH; ++i) a[i] = _mm256_loadu_ps(acc + i * as + c);
+    for (int64_t j = 0; j < nb; ++j) {
+      const __m256 vv = cache8(v + j * stride, f16, c);
+      for (int i = 0; i < NH; ++i) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * ps + j), vv, a[i]);
+    }
+    for (int i = 0; i < NH; ++i) _mm256_storeu_ps(acc + i * as + c, a[i]);
+  }
+}
+
+void attn_accumulate(float* acc, int64_t as, const float* p, int64_t ps, int nh, const void* v, size_t stride,
+                     bool f16, int64_t nb, int d) {
+  const auto* vb = static_cast<const uint8_t*>(v);
+  if (d % 8 != 0) {
+    for (int64_t j = 0; j < nb; ++j)
+      for (int i = 0; i < nh; ++i) {
+        const uint8_t* vr = vb + j * stride;
+        if (f16) {
+          axpy_f16(acc + i * as, p[i * ps + j], reinterpret_cast<const uint16_t*>(vr), d);
+        } else {
+          axpy_f32(acc + i * as, p[i * ps + j], reinterpret_cast<const float*>(vr), d);
+        }
+      }
+    return;
+  }
+  switch (nh) {
+    case 1: attn_accumulate_nh<1>(acc, as, p, ps, vb, stride, f16, nb, d); break;
+    case 2: attn_accumulate_nh<2>(acc, as, p, ps, vb, stride, f16, nb, d); break;
+    case 3: attn_accumulate_nh<3>(acc, as, p, ps, vb, stride, f16, nb, d); break;
+    default: attn_accumulate_nh<4>(acc, as, p, ps, vb, stride, f16, nb, d); break;
+  }
+}
+
 // 4 weight rows x 1 activation row per step: each activation load feeds 4 FMAs.
 void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride, const void* a,
               size_t a_stride, float* out, size_t out_stride) {
@@ -150,7 +283,8 @@ void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
 }
 
 const VecKernels kAvx2 = {
-    "avx2", dot_f32, dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16, f16_to_f32, sum_squares, gemm_f32,
+    "avx2",     dot_f32,  dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16,
+    f16_to_f32, sum_squares, exp_f32, silu_mul, attn_scores, attn_accumulate, gemm_f32,
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Portable vector kernels (the reference for vec_avx2.cpp) and the run-time choice.
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -108,6 +109,39 @@ double sum_squares(const float* x, int64_t n) {
   return s;
 }
 
+void exp_f32(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
+void silu_mul(float* g, const float* u, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+inline float cache_at(const void* row, bool f16, int c) {
+  return f16 ? half_to_float(static_cast<const uint16_t*>(row)[c]) : static_cast<const float*>(row)[c];
+}
+
+void attn_scores(const float* q, int64_t qs, int nh, const void* k, size_t stride, bool f16, int64_t nb, int d,
+                 float scale, float* s, int64_t ss) {
+  for (int64_t j = 0; j < nb; ++j) {
+    const void* kr = static_cast<const uint8_t*>(k) + j * stride;
+    for (int i = 0; i < nh; ++i) {
+      float acc = 0;
+      for (int c = 0; c < d; ++c) acc += q[i * qs + c] * cache_at(kr, f16, c);
+      s[i * ss + j] = acc * scale;
+    }
+  }
+}
+
+void attn_accumulate(float* acc, int64_t as, const float* p, int64_t ps, int nh, const void* v, size_t stride,
+                     bool f16, int64_t nb, int d) {
+  for (int64_t j = 0; j < nb; ++j) {
+    const void* vr = static_cast<const uint8_t*>(v) + j * stride;
+    for (int i = 0; i < nh; ++i)
+      for (int c = 0; c < d; ++c) acc[i * as + c] += p[i * ps + j] * cache_at(vr, f16, c);
+  }
+}
+
 void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride, const void* a,
               size_t a_stride, float* out, size_t out_stride) {
   const auto* wb = static_cast<const uint8_t*>(w);
@@ -119,7 +153,8 @@ void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
 }
 
 const VecKernels kScalar = {
-    "scalar", dot_f32, dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16, f16_to_f32, sum_squares, gemm_f32,
+    "scalar", dot_f32,  dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16,
+    f16_to_f32, sum_squares, exp_f32, silu_mul, attn_scores, attn_accumulate, gemm_f32,
 };
 
 const VecKernels& choose() {

@@ -19,15 +19,6 @@ void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t ws, const
   vec_kernels().gemm_f32(n, nr, nc, w, ws, a, as, out, os);
 }
 
-// Our multi-row x multi-token tiles where we have them for this CPU (else null).
-GemmTileFn tile_kernel(quant::GgmlType type) {
-#if defined(MOECODE_HAVE_AVX2_KERNELS)
-  if (quant::active_isa() != quant::Isa::kScalar) return gemm_avx2_kernel(type);
-#endif
-  (void)type;
-  return nullptr;
-}
-
 }  // namespace
 
 size_t type_row_bytes(quant::GgmlType type, int64_t n) { return quant::row_size(type, n); }
@@ -51,8 +42,7 @@ bool weight_kernels(quant::GgmlType type, WeightKernels* out) {
     k.convert = table.from_float[act];
     if (!k.convert) return false;
   }
-  const GemmTileFn tiles = tile_kernel(type);
-  k.gemm = tiles ? tiles : table.gemm[id];
+  k.gemm = table.gemm[id];
   k.to_float = table.to_float[id];
   *out = k;
   return true;

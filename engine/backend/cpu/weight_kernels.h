@@ -25,13 +25,6 @@ struct WeightKernels {
 // The kernels for `type`; false when the CPU backend cannot multiply with it.
 bool weight_kernels(quant::GgmlType type, WeightKernels* out);
 
-// A tile kernel (same contract as WeightKernels::gemm).
-using GemmTileFn = void (*)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride, const void* a,
-                            size_t a_stride, float* out, size_t out_stride);
-// gemm_avx2.cpp: R rows x C tokens tiles for Q4_0, Q4_1, Q8_0 (nullptr for other types).
-// Only to be called on a CPU with AVX2, FMA and F16C.
-GemmTileFn gemm_avx2_kernel(quant::GgmlType type);
-
 // Bytes of one row of n elements of `type` (n a multiple of its block size).
 size_t type_row_bytes(quant::GgmlType type, int64_t n);
 

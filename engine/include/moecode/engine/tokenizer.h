@@ -1,5 +1,8 @@
 // Public tokenizer API: text <-> token ids, from a GGUF file's tokenizer.* metadata.
-// A Tokenizer is immutable after load; all methods are const and thread-safe.
+// Byte-level BPE (tokenizer.ggml.model "gpt2", with the pre-tokenizer named by
+// tokenizer.ggml.pre), SentencePiece-style BPE ("llama") and WordPiece ("bert"), matching
+// llama.cpp's ids. A Tokenizer is immutable after load; all methods are const and
+// thread-safe (encode() keeps per-thread scratch space and a word cache).
 #pragma once
 
 #include <cstdint>
@@ -32,16 +35,23 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
 
   // Loads the tokenizer of a GGUF file from its metadata only (tensor data is not read).
+  // (The model loader, which has the GgufFile open already, uses
+  // tokenizer::tokenizer_from_gguf() in engine/tokenizer/gguf_tokenizer.h.)
   static Result<std::shared_ptr<const Tokenizer>> load(const std::string& gguf_path);
 
   // Text -> ids. add_special: add BOS/EOS as the file asks (add_bos/add_eos).
-  // parse_special: control/user-defined token text in `text` (e.g. "<|im_start|>") becomes
-  // that token; otherwise it is tokenized as plain text.
+  // parse_special: control token text in `text` (e.g. "<|im_start|>") becomes that token;
+  // otherwise it is tokenized as plain text. User-defined (added) tokens are matched whole
+  // either way, as llama.cpp and Hugging Face do. Ill-formed UTF-8 is kept byte for byte
+  // by the byte-level BPE models (decode() gives it back).
   virtual std::vector<Token> encode(std::string_view text, bool add_special,
                                     bool parse_special) const = 0;
 
   // Ids -> text (the concatenated pieces; control tokens rendered as their text when
-  // render_special, skipped otherwise). Out-of-range ids are skipped.
+  // render_special, skipped otherwise). Out-of-range ids are skipped. No clean-up of
+  // spaces is applied, so decode(encode(x)) == x for byte-level BPE models; for
+  // SentencePiece models the space that encode() puts before a text run (at the start and
+  // after a special token) is removed again.
   virtual std::string decode(std::span<const Token> tokens, bool render_special = true) const = 0;
 
   // The bytes of one token (may be an incomplete UTF-8 sequence for byte tokens).
@@ -53,7 +63,8 @@ class Tokenizer {
   virtual bool is_end_of_generation(Token token) const = 0;
   // The id of the token whose text is exactly `text`, or kNoToken.
   virtual Token find_token(std::string_view text) const = 0;
-  // True for control / user-defined tokens (never produced from plain text).
+  // True for control and user-defined tokens (matched whole from their text, never built
+  // by merges).
   virtual bool is_special(Token token) const = 0;
 
   // tokenizer.ggml.model ("gpt2", "llama") and tokenizer.ggml.pre ("smollm", "qwen2"...).
@@ -62,8 +73,10 @@ class Tokenizer {
 };
 
 // Streaming detokenization for one generation: push() returns the text that became
-// complete with this token and never half a UTF-8 character; flush() returns what is
-// left (invalid trailing bytes become U+FFFD). Not thread-safe; one per stream.
+// complete with this token and never half a UTF-8 character (bytes that can no longer
+// form a character become U+FFFD, so the output is always well-formed UTF-8); flush()
+// returns what is left (invalid trailing bytes become U+FFFD). Pieces are not stripped:
+// the concatenation equals decode() for byte-level BPE. Not thread-safe; one per stream.
 class StreamDetokenizer {
  public:
   explicit StreamDetokenizer(const Tokenizer& tokenizer, bool render_special = true)
