@@ -244,12 +244,23 @@ TEST_P(Conformance, LogitsAndGreedyMatchLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Conformance, ::testing::ValuesIn(testing::golden_files()), test_name);
 
 TEST(ConformanceData, FixturesArePresent) {
-  // tests/data always holds the dense families in F32 (a missing file must not make the
+  // tests/data always holds the dense and MoE families in F32 (a missing file must not make the
   // conformance suite pass by having nothing to check).
   std::map<std::string, int> n;
   for (const auto& f : testing::golden_files()) n[f.name] += 1;
   EXPECT_EQ(n.count("tiny-llama.f32"), 1u);
   EXPECT_EQ(n.count("tiny-qwen2.f32"), 1u);
+  // ... and every MoE family in F32 and at least one quantized form.
+  for (const char* family : kMoeFamilies) {
+    SCOPED_TRACE(family);
+    EXPECT_EQ(n.count(std::string(family) + ".f32"), 1u);
+    int quantized = 0;
+    for (const auto& [name, count] : n)
+      quantized += name.rfind(std::string(family) + ".q", 0) == 0 ? count : 0;
+    if (std::string(family) != "tiny-deepseek2-lite-legacy-kvb") {
+      EXPECT_GE(quantized, 1);
+    }
+  }
   EXPECT_GE(n.size(), 10u);
 }
 
