@@ -2,6 +2,7 @@
 // architecture on the chosen backend, and opens sessions (engine/runtime).
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 #include "engine/backend/cpu/cpu_backend.h"
@@ -40,6 +41,32 @@ class LoadedModel final : public Model {
     return runtime::make_session(state_, c);
   }
 
+  MoeStats moe_stats() const override {
+    MoeStats out;
+    out.n_expert = info_.n_expert;
+    out.n_expert_used = info_.n_expert_used;
+    std::lock_guard<std::mutex> lock(state_->compute);
+    const auto& layers = state_->moe_stats.layers;
+    for (size_t il = 0; il < layers.size(); ++il) {
+      const auto& L = layers[il];
+      if (L.expert_tokens.empty()) continue;
+      MoeLayerStats m;
+      m.layer = static_cast<int>(il);
+      m.expert_tokens = L.expert_tokens;
+      m.n_tokens = L.n_tokens;
+      m.n_decode_tokens = L.n_decode_tokens;
+      m.bytes_read = L.bytes_read;
+      m.decode_bytes_read = L.decode_bytes_read;
+      m.routed_bytes = L.routed_bytes;
+      out.layers.push_back(std::move(m));
+    }
+    return out;
+  }
+  void reset_moe_stats() override {
+    std::lock_guard<std::mutex> lock(state_->compute);
+    state_->moe_stats.reset();
+  }
+
   std::shared_ptr<runtime::ModelState> state_;
   ModelInfo info_;
   runtime::ChatTemplate chat_;
@@ -59,7 +86,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   auto state = std::make_shared<runtime::ModelState>();
   MOE_TRY(state->file, gguf::GgufFile::open(gguf_path));
   const gguf::GgufFile& file = *state->file;
-  state->backend = backend::make_cpu_backend({options.n_threads});
+  state->backend = backend::make_cpu_backend({options.n_threads, options.f32_activations});
   MOE_TRY(state->arch, model::create_arch(file, *state->backend));
   MOE_TRY(state->tokenizer, tokenizer::tokenizer_from_gguf(file));
   const model::Hparams& hp = state->arch->hparams();

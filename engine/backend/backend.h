@@ -9,6 +9,7 @@
 // Shapes in comments are [rows, cols] of row-major matrices; a "row" is one token.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -93,6 +94,31 @@ struct MatmulJob {
   const Weight* w = nullptr;   // [n_out, n_in]
   const float* bias = nullptr; // [n_out] or null
   Mat y;                       // [n_tokens, n_out]
+  // When set, the backend adds the bytes of weight rows its kernels read (each row once
+  // per op, however many tokens use it): the routed-expert byte counter of MoE stats.
+  std::atomic<uint64_t>* bytes_read = nullptr;
+};
+
+// Grouped expert matmul (ggml's mul_mat_id): `assignments` are (token row, expert) pairs
+// sorted by expert; expert e's assignments are [offsets[e], offsets[e + 1]). For every job
+// (w a stack of n_expert matrices [n_out, n_in]) and every assignment i of expert e:
+//   y.row(i) = x.row(rows[i]) W_e^T            x [n_x, n_in] -> y [n_assign, n_out]
+// Only the matrices of experts with assignments are read.
+struct ExpertMatmulArgs {
+  std::span<const MatmulJob> jobs;   // jobs[j].y is [n_assign, w.n_out]
+  Mat x;                             // [n_x, n_in]
+  std::span<const int32_t> rows;     // [n_assign] x row of each assignment
+  std::span<const int32_t> offsets;  // [n_expert + 1]
+};
+
+// Weighted sum of expert outputs per token, in slot order (as ggml adds them):
+//   out.row(t) = sum_{s < k} weights[t*k + s] * y.row(index[t*k + s])
+struct ExpertCombineArgs {
+  Mat y;                             // [n_assign, n]
+  std::span<const int32_t> index;    // [n_tokens * k] assignment of (token, slot)
+  std::span<const float> weights;    // [n_tokens * k]
+  int k = 0;
+  Mat out;                           // [n_tokens, n]
 };
 
 // Attention of a batch of queries over one layer's cache (causal, grouped-query).
@@ -147,6 +173,18 @@ class Backend {
   // Writes x's rows into the cache at rows pos0 .. pos0 + x.rows - 1 (converting the type).
   virtual void store_rows(Mat x, const CacheView& dst, int64_t pos0) = 0;
   virtual void attention(const AttentionArgs& args) = 0;
+
+  // ---- MoE and MLA ops -------------------------------------------------------------
+  // See ExpertMatmulArgs.
+  virtual void matmul_experts(const ExpertMatmulArgs& args) = 0;
+  // See ExpertCombineArgs.
+  virtual void combine_experts(const ExpertCombineArgs& args) = 0;
+  // dst = src (same shape; views with strides are fine).
+  virtual void copy(Mat src, Mat dst) = 0;
+  // x *= s elementwise.  [n_tokens, n]
+  virtual void scale(Mat x, float s) = 0;
+  // Reads cache rows p0 .. p0 + out.rows - 1 (the first out.cols elements) as floats.
+  virtual void load_rows(const CacheView& src, int64_t p0, Mat out) = 0;
 };
 
 }  // namespace moecode::backend

@@ -1,7 +1,9 @@
 // The architecture table (see arch.h).
 #include "engine/model/arch.h"
 
+#include "engine/model/deepseek2.h"
 #include "engine/model/llama.h"
+#include "engine/model/llama_moe.h"
 
 namespace moecode::model {
 
@@ -14,9 +16,12 @@ struct ArchEntry {
 
 // general.architecture -> factory. A new architecture adds its row here.
 constexpr ArchEntry kArchs[] = {
-    {"llama", create_llama},
+    {"llama", create_llama_any},  // Mixtral-style experts when the file has them
     {"qwen2", create_llama},
     {"qwen3", create_llama},
+    {"qwen2moe", create_llama_moe},
+    {"qwen3moe", create_llama_moe},
+    {"deepseek2", create_deepseek2},
 };
 
 }  // namespace

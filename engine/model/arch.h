@@ -59,11 +59,15 @@ class Arena {
   size_t used_ = 0;
 };
 
+struct MoeStats;  // moe.h
+
 // What a forward pass works with.
 struct ForwardContext {
   backend::Backend& backend;
   KvCache& cache;
   Arena arena;
+  // Routed-expert counters of MoE layers (null: not counted).
+  MoeStats* moe_stats = nullptr;
 };
 
 class Arch {

@@ -101,7 +101,8 @@ Status SessionImpl::run(std::span<const Token> tokens, float* all, const CancelT
     {
       std::lock_guard<std::mutex> lock(state_->compute);
       model::ForwardContext ctx{*state_->backend, cache_,
-                                model::Arena(static_cast<float*>(scratch_->data()), scratch_->size() / sizeof(float))};
+                                model::Arena(static_cast<float*>(scratch_->data()), scratch_->size() / sizeof(float)),
+                                &state_->moe_stats};
       state_->arch->forward(ctx, batch, logits);
     }
     tokens_.insert(tokens_.end(), batch.tokens.begin(), batch.tokens.end());

@@ -13,6 +13,7 @@
 #include "engine/backend/backend.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/arch.h"
+#include "engine/model/moe.h"
 #include "moecode/engine/session.h"
 #include "moecode/engine/tokenizer.h"
 
@@ -24,6 +25,7 @@ struct ModelState {
   std::unique_ptr<model::Arch> arch;
   std::shared_ptr<const engine::Tokenizer> tokenizer;
   std::mutex compute;
+  model::MoeStats moe_stats;  // routed-expert counters; guarded by `compute`
 };
 
 struct SessionConfig {

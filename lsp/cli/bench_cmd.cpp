@@ -3,6 +3,11 @@
 // tokens from an empty cache in batches of --batch-size; tg = n single-token decodes from an
 // empty cache; one warm-up run of each, then REPS timed runs; tokens/s as mean ± sd.
 // Output: a markdown table like llama-bench's (or one JSON line with --json).
+// --moe-stats (MoE models) adds, over the whole run: per layer the tokens routed to each
+// expert and the routed-expert weight bytes read per decoded token (also as a share of all
+// routed-expert bytes of the layer, which should be n_expert_used / n_expert), and the
+// total per decoded token (a second JSON line with --json).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -28,6 +33,7 @@ struct BenchArgs {
   int reps = 5;
   int batch = 512;
   bool json = false;
+  bool moe_stats = false;
 };
 
 struct Figures {
@@ -72,6 +78,60 @@ Result<double> time_gen(engine::Session& s, int n, std::mt19937& rng, int64_t n_
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+std::string mib(double bytes) { return fmt::format("{:.2f} MiB", bytes / 1048576.0); }
+
+// Prints the routed-expert counters (see the file comment).
+void print_moe_stats(const engine::Model& model, bool json) {
+  const engine::MoeStats st = model.moe_stats();
+  uint64_t decode_tokens = 0, decode_bytes = 0, routed_bytes = 0;
+  for (const auto& L : st.layers) {
+    decode_tokens = std::max(decode_tokens, L.n_decode_tokens);
+    decode_bytes += L.decode_bytes_read;
+    routed_bytes += L.routed_bytes;
+  }
+  const double per_token = decode_tokens ? static_cast<double>(decode_bytes) / static_cast<double>(decode_tokens) : 0;
+  const double expected = st.n_expert ? static_cast<double>(st.n_expert_used) / static_cast<double>(st.n_expert) : 0;
+  if (json) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& L : st.layers) {
+      layers.push_back({{"layer", L.layer},
+                        {"tokens", L.n_tokens},
+                        {"expert_tokens", L.expert_tokens},
+                        {"decode_tokens", L.n_decode_tokens},
+                        {"decode_bytes_read", L.decode_bytes_read},
+                        {"routed_bytes", L.routed_bytes}});
+    }
+    nlohmann::json j = {{"moe_stats",
+                         {{"n_expert", st.n_expert},
+                          {"n_expert_used", st.n_expert_used},
+                          {"decode_tokens", decode_tokens},
+                          {"expert_bytes_per_decoded_token", per_token},
+                          {"routed_bytes", routed_bytes},
+                          {"layers", layers}}}};
+    fmt::print("{}\n", j.dump());
+    return;
+  }
+  if (st.layers.empty()) {
+    fmt::print("\nMoE stats: the model has no routed experts\n");
+    return;
+  }
+  fmt::print("\nMoE stats: {} experts, {} used per token; {} decoded tokens\n\n", st.n_expert, st.n_expert_used,
+             decode_tokens);
+  fmt::print("| layer | tokens | tokens per expert | expert bytes read / decoded token | share of the layer's routed bytes |\n");
+  fmt::print("| ---: | ---: | --- | ---: | ---: |\n");
+  for (const auto& L : st.layers) {
+    std::string usage;
+    for (size_t e = 0; e < L.expert_tokens.size(); ++e) usage += (e ? " " : "") + std::to_string(L.expert_tokens[e]);
+    const double b = L.n_decode_tokens ? static_cast<double>(L.decode_bytes_read) / static_cast<double>(L.n_decode_tokens) : 0;
+    fmt::print("| {} | {} | {} | {} | {:.2f} % |\n", L.layer, L.n_tokens, usage, mib(b),
+               L.routed_bytes ? 100.0 * b / static_cast<double>(L.routed_bytes) : 0.0);
+  }
+  fmt::print("\nexpert weight bytes read per decoded token: {:.0f} ({}) of {} routed-expert bytes = {:.2f} % "
+             "(n_expert_used / n_expert = {:.2f} %)\n",
+             per_token, mib(per_token), routed_bytes,
+             routed_bytes ? 100.0 * per_token / static_cast<double>(routed_bytes) : 0.0, 100.0 * expected);
+}
+
 int run_bench(const BenchArgs& a) {
   auto model = load_model(a.engine, engine::KvCacheType::kF16);
   if (!model.ok()) {
@@ -89,6 +149,7 @@ int run_bench(const BenchArgs& a) {
   }
   engine::Session& s = **session;
   std::mt19937 rng(1234);
+  (*model)->reset_moe_stats();
   const int threads = a.engine.threads;
 
   struct Test {
@@ -137,6 +198,7 @@ int run_bench(const BenchArgs& a) {
                    {"samples_ts", f.samples}});
     }
     fmt::print("{}\n", j.dump());
+    if (a.moe_stats) print_moe_stats(**model, true);
     return 0;
   }
   fmt::print("| model | size | params | backend | threads | test | t/s |\n");
@@ -145,6 +207,7 @@ int run_bench(const BenchArgs& a) {
     fmt::print("| {} | {:.2f} MiB | {:.2f} M | cpu | {} | {} | {:.2f} ± {:.2f} |\n", model_desc,
                info.file_bytes / 1048576.0, info.n_params / 1e6, thread_text, t.name, f.mean, f.sd);
   }
+  if (a.moe_stats) print_moe_stats(**model, false);
   return 0;
 }
 
@@ -159,6 +222,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--repetitions", a->reps, "Timed runs per test (default 5)")->check(CLI::Range(1, 1000));
   cmd->add_option("-b,--batch-size", a->batch, "Prompt tokens per forward pass (default 512)")->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--moe-stats", a->moe_stats,
+                "Also print per-layer expert usage and expert weight bytes read per decoded token");
   cmd->callback([a] { exit_code() = run_bench(*a); });
 }
 

@@ -116,11 +116,12 @@ TEST(ModelLoad, MissingHyperparameterIsNamed) {
   EXPECT_NE(m.error().message().find("missing key 'llama.embedding_length'"), std::string::npos) << m.error().message();
 }
 
-TEST(ModelLoad, MoeInTheLlamaArchIsRefusedClearly) {
+// Mixtral-style experts in the llama architecture load through the MoE path.
+TEST(ModelLoad, MoeInTheLlamaArchLoadsThroughTheMoePath) {
   auto m = load(fixture("tiny-mixtral.f32.gguf"));
-  ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.error().code(), ErrorCode::kUnsupported);
-  EXPECT_NE(m.error().message().find("4 experts"), std::string::npos) << m.error().message();
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ((*m)->info().n_expert, 4);
+  EXPECT_EQ((*m)->info().n_expert_used, 2);
 }
 
 // qwen3 = qwen2 without biases, with per-head RMS norms of q and k before RoPE. Made from

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/backend/cpu/f32_act_kernels.h"
 #include "engine/backend/cpu/thread_pool.h"
 #include "engine/backend/cpu/vec.h"
 #include "engine/backend/cpu/weight_kernels.h"
@@ -101,7 +102,7 @@ class Scratch {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int n_threads) : pool_(n_threads), vk_(vec_kernels()) {}
+  CpuBackend(int n_threads, bool f32_act) : pool_(n_threads), vk_(vec_kernels()), f32_act_(f32_act) {}
 
   std::string_view name() const override { return "cpu"; }
   int n_threads() const override { return pool_.size(); }
@@ -119,6 +120,11 @@ class CpuBackend final : public Backend {
   void add(Mat x, Mat y) override;
   void store_rows(Mat x, const CacheView& dst, int64_t pos0) override;
   void attention(const AttentionArgs& args) override;
+  void matmul_experts(const ExpertMatmulArgs& args) override;
+  void combine_experts(const ExpertCombineArgs& args) override;
+  void copy(Mat src, Mat dst) override;
+  void scale(Mat x, float s) override;
+  void load_rows(const CacheView& src, int64_t p0, Mat out) override;
 
  private:
   // Runs fn(i) for i in [0, n) over the pool in chunks of `grain`, or inline when small.
@@ -137,7 +143,16 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   const VecKernels& vk_;
   Scratch act_scratch_;  // activations converted for quantized matmuls
+  // The matmul kernels of a weight type (F32 activations in reference mode).
+  bool kernels(quant::GgmlType type, WeightKernels* k) const {
+    return f32_act_ ? weight_kernels_f32_act(type, k) : weight_kernels(type, k);
+  }
+  bool f32_act_ = false;
+  std::vector<int32_t> active_;  // experts with assignments (matmul_experts)
 };
+
+// Row "conversion" for F32 weights in matmul_experts (the rows are gathered).
+void copy_f32_row(const float* x, void* y, int64_t n) { std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float)); }
 
 void CpuBackend::get_rows(const Weight& w, std::span<const int32_t> ids, Mat out) {
   WeightKernels k;
@@ -188,7 +203,7 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     const MatmulJob& job = jobs[j];
     MOE_ASSERT(job.w->n_in == n_in && job.y.rows == n_tok && job.y.cols == job.w->n_out);
-    MOE_ASSERT(weight_kernels(job.w->type, &prep[j].k));
+    MOE_ASSERT(kernels(job.w->type, &prep[j].k));
     prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
     if (prep[j].k.convert == nullptr) {
       prep[j].a = reinterpret_cast<const uint8_t*>(x.data);
@@ -240,6 +255,7 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     const Prepared& p = prep[j];
     const int64_t r0 = task * kRowBlock;
     const int64_t nr = std::min(kRowBlock, job.w->n_out - r0);
+    if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
     for (int64_t c0 = 0; c0 < n_tok; c0 += kColBlock) {
       const int64_t nc = std::min(kColBlock, n_tok - c0);
       p.k.gemm(n_in, nr, nc, job.w->row(r0), job.w->row_bytes, p.a + c0 * p.a_stride, p.a_stride,
@@ -397,13 +413,141 @@ void CpuBackend::attention(const AttentionArgs& a) {
   pool_.run_chunks(n_items, run_item);
 }
 
+void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
+  const int64_t n_assign = static_cast<int64_t>(a.rows.size());
+  const int64_t n_in = a.x.cols;
+  MOE_ASSERT(!a.jobs.empty() && a.jobs.size() <= kMaxJobs && a.offsets.size() >= 2);
+  const int64_t n_expert = static_cast<int64_t>(a.offsets.size()) - 1;
+  MOE_ASSERT(a.offsets[0] == 0 && a.offsets[n_expert] == n_assign);
+  if (n_assign == 0) return;
+  active_.clear();
+  for (int64_t e = 0; e < n_expert; ++e)
+    if (a.offsets[e + 1] > a.offsets[e]) active_.push_back(static_cast<int32_t>(e));
+
+  // Per job: kernels and a slot of activation rows gathered in assignment order, converted
+  // to the job's activation format (one slot per format, shared by jobs).
+  struct Prepared {
+    WeightKernels k;
+    size_t a_stride = 0;
+    int slot = 0;
+    int64_t n_blocks = 0;
+  };
+  Prepared prep[kMaxJobs];
+  quant::GgmlType slot_types[kMaxJobs];
+  size_t slot_offsets[kMaxJobs];
+  void (*slot_fns[kMaxJobs])(const float*, void*, int64_t);
+  size_t slot_strides[kMaxJobs];
+  int n_slots = 0;
+  size_t bytes = 0;
+  for (size_t j = 0; j < a.jobs.size(); ++j) {
+    const MatmulJob& job = a.jobs[j];
+    MOE_ASSERT(job.w->n_in == n_in && job.w->n_mat == n_expert && job.y.rows == n_assign && job.y.cols == job.w->n_out);
+    MOE_ASSERT(kernels(job.w->type, &prep[j].k));
+    prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
+    const quant::GgmlType at = prep[j].k.act_type;
+    const size_t row_bytes = prep[j].k.convert ? type_row_bytes(at, n_in) : static_cast<size_t>(n_in) * sizeof(float);
+    prep[j].a_stride = row_bytes;
+    int slot = 0;
+    while (slot < n_slots && slot_types[slot] != at) ++slot;
+    if (slot == n_slots) {
+      slot_types[slot] = at;
+      slot_offsets[slot] = bytes;
+      slot_fns[slot] = prep[j].k.convert ? prep[j].k.convert : copy_f32_row;
+      slot_strides[slot] = row_bytes;
+      bytes += (row_bytes * n_assign + kAlign - 1) / kAlign * kAlign;
+      ++n_slots;
+    }
+    prep[j].slot = slot;
+  }
+  uint8_t* base = static_cast<uint8_t*>(act_scratch_.get(bytes));
+
+  const int64_t n_active = static_cast<int64_t>(active_.size());
+  int64_t n_tasks = 0, work = 0;
+  for (size_t j = 0; j < a.jobs.size(); ++j) {
+    n_tasks += prep[j].n_blocks * n_active;
+    work += a.jobs[j].w->n_out * n_in * n_assign;
+  }
+  auto convert_row = [&](int64_t i) {
+    const int32_t r = a.rows[i];
+    MOE_ASSERT(r >= 0 && r < a.x.rows);
+    for (int s = 0; s < n_slots; ++s) slot_fns[s](a.x.row(r), base + slot_offsets[s] + i * slot_strides[s], n_in);
+  };
+  // Task: (job, active expert, block of 16 weight rows), job-major.
+  auto run_task = [&](int64_t task) {
+    size_t j = 0;
+    while (task >= prep[j].n_blocks * n_active) task -= prep[j++].n_blocks * n_active;
+    const MatmulJob& job = a.jobs[j];
+    const Prepared& p = prep[j];
+    const int32_t e = active_[task / p.n_blocks];
+    const int64_t r0 = (task % p.n_blocks) * kRowBlock;
+    const int64_t nr = std::min(kRowBlock, job.w->n_out - r0);
+    const int64_t i0 = a.offsets[e], n_rows = a.offsets[e + 1] - i0;
+    if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
+    const uint8_t* act = base + slot_offsets[p.slot] + i0 * p.a_stride;
+    for (int64_t c0 = 0; c0 < n_rows; c0 += kColBlock) {
+      const int64_t nc = std::min(kColBlock, n_rows - c0);
+      p.k.gemm(n_in, nr, nc, job.w->row(r0, e), job.w->row_bytes, act + c0 * p.a_stride, p.a_stride,
+               job.y.row(i0 + c0) + r0, static_cast<size_t>(job.y.stride));
+    }
+  };
+  // Gather + convert the activation rows (one row per chunk), then the tiles.
+  parallel_for(n_assign, 1, n_assign * n_in * 4, convert_row);
+  if (pool_.size() == 1 || work < kMinParallelWork) {
+    for (int64_t i = 0; i < n_tasks; ++i) run_task(i);
+    return;
+  }
+  pool_.run_chunks(n_tasks, run_task);
+}
+
+void CpuBackend::combine_experts(const ExpertCombineArgs& a) {
+  const int64_t n = a.out.cols;
+  const int k = a.k;
+  MOE_ASSERT(k >= 1 && static_cast<int64_t>(a.index.size()) == a.out.rows * k && a.weights.size() == a.index.size());
+  parallel_for(a.out.rows, 4, a.out.rows * n * k, [&](int64_t t) {
+    float* o = a.out.row(t);
+    // ggml: experts = y * w (rounded products), then slot 0 + slot 1 + ...
+    const float w0 = a.weights[t * k];
+    const float* y0 = a.y.row(a.index[t * k]);
+    for (int64_t i = 0; i < n; ++i) o[i] = y0[i] * w0;
+    for (int s = 1; s < k; ++s) {
+      const float w = a.weights[t * k + s];
+      const float* y = a.y.row(a.index[t * k + s]);
+      for (int64_t i = 0; i < n; ++i) {
+        const float p = y[i] * w;
+        o[i] = o[i] + p;
+      }
+    }
+  });
+}
+
+void CpuBackend::copy(Mat src, Mat dst) {
+  MOE_ASSERT(src.rows == dst.rows && src.cols == dst.cols);
+  for (int64_t t = 0; t < src.rows; ++t)
+    std::memmove(dst.row(t), src.row(t), static_cast<size_t>(src.cols) * sizeof(float));
+}
+
+void CpuBackend::scale(Mat x, float s) {
+  for (int64_t t = 0; t < x.rows; ++t) vk_.scale_f32(x.row(t), s, x.cols);
+}
+
+void CpuBackend::load_rows(const CacheView& src, int64_t p0, Mat out) {
+  MOE_ASSERT(p0 >= 0 && p0 + out.rows <= src.n_ctx && out.cols <= src.width);
+  parallel_for(out.rows, 16, out.rows * out.cols, [&](int64_t t) {
+    if (src.type == CacheType::kF16) {
+      vk_.f16_to_f32(reinterpret_cast<const uint16_t*>(src.row(p0 + t)), out.row(t), out.cols);
+    } else {
+      std::memcpy(out.row(t), src.row(p0 + t), static_cast<size_t>(out.cols) * sizeof(float));
+    }
+  });
+}
+
 }  // namespace
 
 }  // namespace cpu
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& options) {
   const int n = options.n_threads > 0 ? options.n_threads : physical_cores();
-  return std::make_unique<cpu::CpuBackend>(n);
+  return std::make_unique<cpu::CpuBackend>(n, options.f32_activations);
 }
 
 }  // namespace moecode::backend

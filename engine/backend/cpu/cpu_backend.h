@@ -16,6 +16,8 @@ namespace moecode::backend {
 
 struct CpuOptions {
   int n_threads = 0;  // 0: physical cores
+  // Reference mode: activations stay F32, weight rows are dequantized (f32_act_kernels.h).
+  bool f32_activations = false;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& options);

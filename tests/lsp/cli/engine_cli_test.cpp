@@ -145,9 +145,9 @@ TEST(GenerateCommand, ArgumentErrors) {
   r = run_moecode("generate -m " + fixture("tiny-llama.f32.gguf") + " --chat --tokens 1,2");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--chat needs a text prompt"), std::string::npos) << r.err;
-  r = run_moecode("generate -m " + fixture("tiny-mixtral.f32.gguf") + " --tokens 1,2");
+  r = run_moecode("generate -m " + fixture("tiny-nonexistent.f32.gguf") + " --tokens 1,2");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tiny-nonexistent.f32.gguf"), std::string::npos) << r.err;
   r = run_moecode("generate -m " + fixture("tiny-llama.f32.gguf") + " -p hi --chat-template nonsense");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("unknown chat template 'nonsense'"), std::string::npos) << r.err;

@@ -72,6 +72,9 @@ struct LoadOptions {
   int n_ctx = 0;              // 0: min(training context, 8192)
   KvCacheType kv_type = KvCacheType::kF16;
   std::string backend = "cpu";
+  // Reference mode: quantized weights are dequantized row by row and multiplied with F32
+  // activations (slower; not llama.cpp's arithmetic). For exactness checks.
+  bool f32_activations = false;
   // Chat format: "" detects it from tokenizer.chat_template (ChatML when unknown), or one
   // of "chatml", "llama3", "deepseek2", "deepseek3", "deepseek-coder", "llama2".
   std::string chat_template;
@@ -90,6 +93,23 @@ struct ModelInfo {
   uint64_t n_params = 0;
   uint64_t file_bytes = 0;
   std::string chat_template_family;  // "" when unknown
+};
+
+// Routed-expert counters of a loaded MoE model, summed over its sessions since load or
+// reset_moe_stats(). Decode = evaluations of a single token. Dense models have no layers.
+struct MoeLayerStats {
+  int layer = 0;
+  std::vector<uint64_t> expert_tokens;  // [n_expert] tokens routed to each expert
+  uint64_t n_tokens = 0;
+  uint64_t n_decode_tokens = 0;
+  uint64_t bytes_read = 0;         // routed-expert weight bytes the matmuls read
+  uint64_t decode_bytes_read = 0;  // the same, while decoding
+  uint64_t routed_bytes = 0;       // all routed-expert weight bytes of the layer
+};
+struct MoeStats {
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  std::vector<MoeLayerStats> layers;  // MoE layers only, in order
 };
 
 struct ChatMessage {
@@ -116,6 +136,10 @@ class Model {
 
   // A new session (its own KV cache). Thread-compatible: one thread per session at a time.
   virtual Result<std::unique_ptr<Session>> new_session(const SessionOptions& options) const = 0;
+
+  // Routed-expert usage and bytes read (MoE models; empty layers for dense ones).
+  virtual MoeStats moe_stats() const { return {}; }
+  virtual void reset_moe_stats() {}
 };
 
 // Splits R1-style output "<think>reasoning</think>answer" into its two parts.

@@ -1,0 +1,142 @@
+// The llama-like MoE family (see llama_moe.h).
+#include "engine/model/llama_moe.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine/model/llama.h"
+#include "engine/model/moe.h"
+#include "engine/model/ops.h"
+#include "engine/model/rope.h"
+#include "engine/model/tensor_set.h"
+
+namespace moecode::model {
+
+namespace {
+
+using backend::Mat;
+using backend::MatmulJob;
+using backend::Weight;
+
+struct Layer {
+  AttentionWeights attn;
+  MoeWeights moe;
+};
+
+class LlamaMoeArch final : public Arch {
+ public:
+  const Hparams& hparams() const override { return hp_; }
+
+  KvLayout kv_layout() const override {
+    KvLayout l;
+    l.k_width.assign(hp_.n_layer, hp_.n_head_kv * hp_.head_dim_k);
+    l.v_width.assign(hp_.n_layer, hp_.n_head_kv * hp_.head_dim_v);
+    return l;
+  }
+
+  size_t scratch_floats(int64_t n) const override {
+    const size_t layer = std::max(self_attention_scratch(shape_, n), moe_ffn_scratch(moe_shape_, routing_, n));
+    return 3 * Arena::mat_floats(n, hp_.n_embd) + Arena::mat_floats(n, hp_.rope.n_rot) + layer;
+  }
+
+  void forward(ForwardContext& ctx, const Batch& batch, Mat logits) const override;
+
+  Hparams hp_;
+  AttentionShape shape_;
+  MoeShape moe_shape_;
+  RoutingConfig routing_;
+  Weight tok_embd_;
+  Weight output_;
+  const float* output_norm_ = nullptr;
+  std::vector<Layer> layers_;
+  OwnedFloats owned_;
+};
+
+void LlamaMoeArch::forward(ForwardContext& ctx, const Batch& batch, Mat logits) const {
+  backend::Backend& be = ctx.backend;
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  const int64_t n_out = batch.logits_all ? n : 1;
+  const float eps = hp_.rms_eps;
+  MOE_ASSERT(n > 0 && logits.rows == n_out && logits.cols == hp_.n_vocab);
+
+  Mat x = ctx.arena.mat(n, hp_.n_embd);            // [n, n_embd] residual stream
+  Mat cur = ctx.arena.mat(n, hp_.n_embd);          // [n, n_embd] normed input of a block
+  Mat tmp = ctx.arena.mat(n, hp_.n_embd);          // [n, n_embd] output of a block
+  Mat cos_sin = ctx.arena.mat(n, hp_.rope.n_rot);  // [n, n_rot]
+  be.get_rows(tok_embd_, batch.tokens, x);
+  rope_cos_sin(hp_.rope, batch.pos0, cos_sin, nullptr, hp_.rope.attn_factor);
+  const size_t mark = ctx.arena.mark();
+
+  for (int64_t il = 0; il < hp_.n_layer; ++il) {
+    const Layer& L = layers_[il];
+    ctx.arena.release(mark);
+    const int64_t rows = il == hp_.n_layer - 1 ? n_out : n;
+    be.rms_norm(x, L.attn.norm, eps, cur);
+    self_attention(ctx, L.attn, shape_, static_cast<int>(il), cur, cos_sin, batch.pos0, tmp.rows_view(0, rows));
+    ctx.arena.release(mark);
+    if (rows < x.rows) x = x.rows_view(x.rows - rows, rows);
+    be.add(x, tmp.rows_view(0, rows));                                        // x += attn
+    Mat c = cur.rows_view(0, rows);
+    be.rms_norm(x, L.moe.norm, eps, c);                                       // [rows, n_embd]
+    moe_ffn(ctx, L.moe, moe_shape_, routing_, static_cast<int>(il), n == 1, c, tmp.rows_view(0, rows));
+    be.add(x, tmp.rows_view(0, rows));                                        // x += moe
+  }
+
+  Mat c = cur.rows_view(0, n_out);
+  be.rms_norm(x, output_norm_, eps, c);
+  const MatmulJob out_job[] = {{&output_, nullptr, logits}};
+  be.matmul(out_job, c);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Arch>> create_llama_moe(const ArchContext& ctx) {
+  const gguf::GgufFile& file = ctx.file;
+  auto m = std::make_unique<LlamaMoeArch>();
+  HparamReader reader(file, ctx.arch);
+  const RopeOrder order = ctx.arch == "llama" ? RopeOrder::kNorm : RopeOrder::kNeox;
+  m->hp_ = read_common_hparams(reader, file, order, /*needs_ff=*/false);
+  Hparams& hp = m->hp_;
+  // Routing per family (llama.cpp): llama and qwen3moe renormalise the top-k weights.
+  RoutingConfig& rc = m->routing_;
+  rc.norm_weights = ctx.arch != "qwen2moe";
+  read_routing(reader, hp, rc);
+  MoeShape& ms = m->moe_shape_;
+  ms.n_embd = hp.n_embd;
+  ms.n_ff_exp = ctx.arch == "llama" ? hp.n_ff : reader.opt_int("expert_feed_forward_length", hp.n_ff, 0);
+  if (ms.n_ff_exp < 1) reader.fail("the expert width is unknown (no expert_feed_forward_length, no feed_forward_length)");
+  if (ctx.arch == "qwen2moe") {
+    ms.n_ff_shexp = reader.opt_int("expert_shared_feed_forward_length", 0, 0);
+    ms.shexp_gate = true;
+  }
+  MOE_RETURN_IF_ERROR(reader.status());
+  m->shape_ = attention_shape(hp);
+
+  TensorSet ts(file, ctx.backend);
+  m->tok_embd_ = ts.require("token_embd.weight", {hp.n_embd, hp.n_vocab});
+  m->output_norm_ = ts.require_vector("output_norm.weight", hp.n_embd);
+  m->output_ = ts.optional("output.weight", {hp.n_embd, hp.n_vocab});
+  if (!ts.has("output.weight")) m->output_ = m->tok_embd_;  // tied embeddings
+  // qwen2moe: a shared expert exists when its tensors do (its width then comes from them).
+  if (ctx.arch == "qwen2moe" && ms.n_ff_shexp == 0 && ts.has("blk.0.ffn_gate_shexp.weight")) {
+    const gguf::TensorInfo* t = file.find_tensor("blk.0.ffn_gate_shexp.weight");
+    ms.n_ff_shexp = t->ne[1];
+  }
+  m->layers_.resize(hp.n_layer);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    m->layers_[il].attn = load_attention(ts, static_cast<int>(il), hp);
+    m->layers_[il].moe = load_moe(ts, static_cast<int>(il), ms, hp.n_expert);
+  }
+  MOE_RETURN_IF_ERROR(ts.status(ctx.arch));
+  m->owned_ = ts.take_storage();
+  return std::unique_ptr<Arch>(std::move(m));
+}
+
+Result<std::unique_ptr<Arch>> create_llama_any(const ArchContext& ctx) {
+  auto n_expert = ctx.file.get_int(ctx.arch + ".expert_count");
+  if (n_expert.ok() && n_expert->has_value() && **n_expert > 0) return create_llama_moe(ctx);
+  return create_llama(ctx);
+}
+
+}  // namespace moecode::model
