@@ -3,7 +3,6 @@
 
 #include "engine/model/deepseek2.h"
 #include "engine/model/llama.h"
-#include "engine/model/llama_moe.h"
 
 namespace moecode::model {
 
@@ -16,11 +15,11 @@ struct ArchEntry {
 
 // general.architecture -> factory. A new architecture adds its row here.
 constexpr ArchEntry kArchs[] = {
-    {"llama", create_llama_any},  // Mixtral-style experts when the file has them
+    {"llama", create_llama},  // Mixtral-style experts when the file has them
     {"qwen2", create_llama},
     {"qwen3", create_llama},
-    {"qwen2moe", create_llama_moe},
-    {"qwen3moe", create_llama_moe},
+    {"qwen2moe", create_llama},
+    {"qwen3moe", create_llama},
     {"deepseek2", create_deepseek2},
 };
 

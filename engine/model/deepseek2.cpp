@@ -276,10 +276,7 @@ void Deepseek2Arch::forward(ForwardContext& ctx, const Batch& batch, Mat logits)
     be.add(x, tmp.rows_view(0, rows));  // x += ffn
   }
 
-  Mat c = cur.rows_view(0, n_out);
-  be.rms_norm(x, output_norm_, eps, c);
-  const MatmulJob out_job[] = {{&output_, nullptr, logits}};
-  be.matmul(out_job, c);
+  output_head(ctx, x, output_norm_, eps, output_, cur.rows_view(0, n_out), logits);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
-// The dense llama family (see llama.h).
+// The llama family, dense or with experts (see llama.h).
 #include "engine/model/llama.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "engine/model/moe.h"
 #include "engine/model/ops.h"
 #include "engine/model/rope.h"
 #include "engine/model/tensor_set.h"
@@ -16,9 +18,11 @@ using backend::Mat;
 using backend::MatmulJob;
 using backend::Weight;
 
+// The FFN of a layer is the dense SwiGLU (`ffn`) or, in MoE files, the expert block (`moe`).
 struct Layer {
   AttentionWeights attn;
   FfnWeights ffn;
+  MoeWeights moe;
 };
 
 class LlamaArch final : public Arch {
@@ -33,14 +37,19 @@ class LlamaArch final : public Arch {
   }
 
   size_t scratch_floats(int64_t n) const override {
-    const size_t layer = std::max(self_attention_scratch(shape_, n), ffn_swiglu_scratch(hp_.n_ff, n));
+    const size_t ffn = is_moe() ? moe_ffn_scratch(moe_shape_, routing_, n) : ffn_swiglu_scratch(hp_.n_ff, n);
+    const size_t layer = std::max(self_attention_scratch(shape_, n), ffn);
     return 3 * Arena::mat_floats(n, hp_.n_embd) + Arena::mat_floats(n, hp_.rope.n_rot) + layer;
   }
 
   void forward(ForwardContext& ctx, const Batch& batch, Mat logits) const override;
 
+  bool is_moe() const { return hp_.n_expert > 0; }
+
   Hparams hp_;
   AttentionShape shape_;
+  MoeShape moe_shape_;      // is_moe() only
+  RoutingConfig routing_;   // is_moe() only
   Weight tok_embd_;
   Weight output_;
   const float* output_norm_ = nullptr;
@@ -76,16 +85,18 @@ void LlamaArch::forward(ForwardContext& ctx, const Batch& batch, Mat logits) con
     if (rows < x.rows) x = x.rows_view(x.rows - rows, rows);
     be.add(x, tmp.rows_view(0, rows));                                              // x += attn
     Mat c = cur.rows_view(0, rows);
-    be.rms_norm(x, L.ffn.norm, eps, c);                                             // [rows, n_embd]
-    ffn_swiglu(ctx, L.ffn, c, tmp.rows_view(0, rows));                              // [rows, n_embd]
+    if (is_moe()) {
+      be.rms_norm(x, L.moe.norm, eps, c);                                           // [rows, n_embd]
+      moe_ffn(ctx, L.moe, moe_shape_, routing_, static_cast<int>(il), n == 1, c, tmp.rows_view(0, rows));
+    } else {
+      be.rms_norm(x, L.ffn.norm, eps, c);                                           // [rows, n_embd]
+      ffn_swiglu(ctx, L.ffn, c, tmp.rows_view(0, rows));                            // [rows, n_embd]
+    }
     be.add(x, tmp.rows_view(0, rows));                                              // x += ffn
   }
 
   // Output head on the n_out rows left: [n_out, n_embd] -> [n_out, n_vocab].
-  Mat c = cur.rows_view(0, n_out);
-  be.rms_norm(x, output_norm_, eps, c);
-  const MatmulJob out_job[] = {{&output_, nullptr, logits}};
-  be.matmul(out_job, c);
+  output_head(ctx, x, output_norm_, eps, output_, cur.rows_view(0, n_out), logits);
 }
 
 }  // namespace
@@ -95,14 +106,23 @@ Result<std::unique_ptr<Arch>> create_llama(const ArchContext& ctx) {
   auto m = std::make_unique<LlamaArch>();
   HparamReader reader(file, ctx.arch);
   const RopeOrder order = ctx.arch == "llama" ? RopeOrder::kNorm : RopeOrder::kNeox;
-  m->hp_ = read_common_hparams(reader, file, order, /*needs_ff=*/true);
-  MOE_RETURN_IF_ERROR(reader.status());
+  const bool moe = ctx.arch == "qwen2moe" || ctx.arch == "qwen3moe" || reader.opt_int("expert_count", 0, 0) > 0;
+  m->hp_ = read_common_hparams(reader, file, order, /*needs_ff=*/!moe);
   Hparams& hp = m->hp_;
-  if (hp.n_expert > 0) {
-    return make_error(ErrorCode::kUnsupported,
-                      "model '" + file.path() + "' (architecture '" + ctx.arch + "'): " + std::to_string(hp.n_expert) +
-                          " experts (Mixtral-style MoE) are not supported by the dense implementation");
+  MoeShape& ms = m->moe_shape_;
+  if (moe) {
+    // Routing per family (llama.cpp): llama (Mixtral) and qwen3moe renormalise the top-k weights.
+    m->routing_.norm_weights = ctx.arch != "qwen2moe";
+    read_routing(reader, hp, m->routing_);
+    ms.n_embd = hp.n_embd;
+    ms.n_ff_exp = ctx.arch == "llama" ? hp.n_ff : reader.opt_int("expert_feed_forward_length", hp.n_ff, 0);
+    if (ms.n_ff_exp < 1) reader.fail("the expert width is unknown (no expert_feed_forward_length, no feed_forward_length)");
+    if (ctx.arch == "qwen2moe") {
+      ms.n_ff_shexp = reader.opt_int("expert_shared_feed_forward_length", 0, 0);
+      ms.shexp_gate = true;
+    }
   }
+  MOE_RETURN_IF_ERROR(reader.status());
   m->shape_ = attention_shape(hp);
 
   TensorSet ts(file, ctx.backend);
@@ -111,10 +131,19 @@ Result<std::unique_ptr<Arch>> create_llama(const ArchContext& ctx) {
   m->output_ = ts.optional("output.weight", {hp.n_embd, hp.n_vocab});
   if (!ts.has("output.weight")) m->output_ = m->tok_embd_;  // tied embeddings
   if (hp.rope.n_rot > 0) m->rope_freqs_ = ts.optional_vector("rope_freqs.weight", hp.rope.n_rot / 2);
+  // qwen2moe: a shared expert exists when its tensors do (its width then comes from them).
+  if (ctx.arch == "qwen2moe" && ms.n_ff_shexp == 0 && ts.has("blk.0.ffn_gate_shexp.weight")) {
+    ms.n_ff_shexp = file.find_tensor("blk.0.ffn_gate_shexp.weight")->ne[1];
+  }
   m->layers_.resize(hp.n_layer);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
-    m->layers_[il].attn = load_attention(ts, static_cast<int>(il), hp);
-    m->layers_[il].ffn = load_ffn(ts, static_cast<int>(il), hp);
+    Layer& L = m->layers_[il];
+    L.attn = load_attention(ts, static_cast<int>(il), hp);
+    if (moe) {
+      L.moe = load_moe(ts, static_cast<int>(il), ms, hp.n_expert);
+    } else {
+      L.ffn = load_ffn(ts, static_cast<int>(il), hp);
+    }
   }
   MOE_RETURN_IF_ERROR(ts.status(ctx.arch));
   m->owned_ = ts.take_storage();

@@ -2,6 +2,9 @@
 // 1.x; NORM rope), `qwen2` (q/k/v biases, NEOX rope; Qwen2.5-Coder, R1-Distill-Qwen) and
 // `qwen3` (per-head q/k RMS norm, NEOX rope). Pre-norm blocks: RMSNorm -> GQA self-attention
 // -> residual -> RMSNorm -> SwiGLU FFN -> residual; tied or separate output matrix.
+// With experts (moe.h) the FFN of every layer is the MoE block: Mixtral-style `llama`
+// (softmax, top-k, renormalised), `qwen2moe` (no renormalisation, shared expert with a
+// sigmoid gate, q/k/v biases) and `qwen3moe` (per-head q/k RMS norm, renormalised top-k).
 //
 // Thread-safety: see arch.h.
 #pragma once

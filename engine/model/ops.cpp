@@ -144,4 +144,11 @@ void ffn_swiglu(ForwardContext& ctx, const FfnWeights& w, Mat x, Mat out) {
   ctx.backend.matmul(down, g);             // [n, n_ff] -> [n, n_embd]
 }
 
+void output_head(ForwardContext& ctx, Mat x, const float* norm, float eps, const backend::Weight& output, Mat scratch,
+                 Mat logits) {
+  ctx.backend.rms_norm(x, norm, eps, scratch);  // [n_out, n_embd]
+  const MatmulJob job[] = {{&output, nullptr, logits}};
+  ctx.backend.matmul(job, scratch);              // -> [n_out, n_vocab]
+}
+
 }  // namespace moecode::model

@@ -66,4 +66,9 @@ FfnWeights load_ffn(TensorSet& ts, int il, const Hparams& hp);
 void ffn_swiglu(ForwardContext& ctx, const FfnWeights& w, backend::Mat x, backend::Mat out);
 size_t ffn_swiglu_scratch(int64_t n_ff, int64_t n);
 
+// Output head of every family: RMSNorm, then the output matrix.
+//   x: [n_out, n_embd] residual rows -> scratch: [n_out, n_embd] normed -> logits: [n_out, n_vocab]
+void output_head(ForwardContext& ctx, backend::Mat x, const float* norm, float eps, const backend::Weight& output,
+                 backend::Mat scratch, backend::Mat logits);
+
 }  // namespace moecode::model
