@@ -12,6 +12,7 @@
 
 #include "engine/gguf/gguf.h"
 #include "moecode/engine/model.h"
+#include "support/gguf_rewrite.h"
 
 namespace moecode {
 namespace {
@@ -24,20 +25,7 @@ std::string fixture(const std::string& name) { return std::string(MOECODE_TEST_D
 // (`reshape` may replace a tensor's data and shape). Returns the new file's path.
 std::string rewrite(const std::string& src, const std::string& tag,
                     const std::function<void(gguf::GgufWriter&)>& edit_keys, const std::set<std::string>& drop = {}) {
-  auto file = gguf::GgufFile::open(src);
-  EXPECT_TRUE(file.ok());
-  gguf::GgufWriter w;
-  for (const auto& kv : (*file)->metadata()) w.set(kv.key, kv.value);
-  edit_keys(w);
-  for (const auto& t : (*file)->tensors()) {
-    if (drop.count(std::string(t.name))) continue;
-    const std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
-    EXPECT_TRUE(w.add_tensor(t.name, t.type, ne, {t.data, t.n_bytes}).ok());
-  }
-  const std::string path =
-      (fs::temp_directory_path() / ("moecode_load_" + tag + "_" + std::to_string(::getpid()) + ".gguf")).string();
-  EXPECT_TRUE(w.write(path).ok());
-  return path;
+  return testing::rewrite_gguf(src, "load_" + tag, edit_keys, drop);
 }
 
 Result<std::shared_ptr<engine::Model>> load(const std::string& path) { return engine::Model::load(path, {}); }

@@ -17,6 +17,7 @@
 #include "engine/gguf/gguf.h"
 #include "engine/model/moe.h"
 #include "moecode/engine/model.h"
+#include "support/gguf_rewrite.h"
 
 namespace moecode {
 namespace {
@@ -172,20 +173,7 @@ TEST(MoeStats, PrefillGroupsTokensByExpert) {
 
 std::string rewrite(const std::string& src, const std::string& tag,
                     const std::function<void(gguf::GgufWriter&)>& edit_keys, const std::set<std::string>& drop = {}) {
-  auto file = gguf::GgufFile::open(src);
-  EXPECT_TRUE(file.ok());
-  gguf::GgufWriter w;
-  for (const auto& kv : (*file)->metadata()) w.set(kv.key, kv.value);
-  edit_keys(w);
-  for (const auto& t : (*file)->tensors()) {
-    if (drop.count(std::string(t.name))) continue;
-    const std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
-    EXPECT_TRUE(w.add_tensor(t.name, t.type, ne, {t.data, t.n_bytes}).ok());
-  }
-  const std::string path =
-      (fs::temp_directory_path() / ("moecode_moe_" + tag + "_" + std::to_string(::getpid()) + ".gguf")).string();
-  EXPECT_TRUE(w.write(path).ok());
-  return path;
+  return testing::rewrite_gguf(src, "moe_" + tag, edit_keys, drop);
 }
 
 // Loads the rewritten file and returns the error message ("" if it loaded).
