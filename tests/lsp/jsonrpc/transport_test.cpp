@@ -16,6 +16,8 @@
 #include <mutex>
 #include <thread>
 
+#include "support/tcp_client.h"
+
 namespace moecode::jsonrpc {
 namespace {
 
@@ -174,18 +176,7 @@ TEST_F(LoopFixture, OversizedMessageOverAPipeIsSkippedNotBuffered) {
   for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
 }
 
-int connect_to(uint16_t port) {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(s);
-    return -1;
-  }
-  return s;
-}
+int connect_to(uint16_t port) { return testing::connect_to_loopback(port); }
 
 TEST_F(LoopFixture, TcpServesClientsOneAfterAnotherThatHangUpMidMessage) {
   std::unique_ptr<TcpListener> listener;

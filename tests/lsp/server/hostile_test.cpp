@@ -13,6 +13,7 @@
 
 #include "support/child_process.h"
 #include "support/run_command.h"
+#include "support/tcp_client.h"
 
 namespace moecode {
 namespace {
@@ -166,18 +167,7 @@ TEST(HostileInputTest, ClientThatDisconnectsMidMessageIsLogged) {
   EXPECT_NE(p.stderr_text().find("middle of a message"), std::string::npos) << p.stderr_text();
 }
 
-int connect_to(uint16_t port) {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(s);
-    return -1;
-  }
-  return s;
-}
+int connect_to(uint16_t port) { return testing::connect_to_loopback(port); }
 
 TEST(HostileInputTest, TcpServerKeepsServingAfterAClientHangsUpMidMessage) {
   ChildProcess p({testing::moecode_binary(), "serve", "--listen", "127.0.0.1:0", "--scripted-generator", script_file()});
