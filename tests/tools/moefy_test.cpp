@@ -111,7 +111,7 @@ TEST(Moefy, SmolLM2WithAllExpertsEqualsTheDenseModel) {
     const auto a = (*sd)->all_logits(), b = (*sm)->all_logits();
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-    // Greedy decode, 8 steps, each model on its own continuation.
+    // Greedy decode, 4 steps, each model on its own continuation.
     std::vector<engine::Token> cd(ids.begin(), ids.end()), cm = cd;
     for (int j = 0; j < 4; ++j) {
       const auto ld = (*sd)->last_logits(), lm = (*sm)->last_logits();
