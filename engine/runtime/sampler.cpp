@@ -135,26 +135,3 @@ Token Sampler::sample(std::span<const float> logits, std::span<const Token> hist
 }
 
 }  // namespace moecode::runtime
-
-namespace moecode::engine {
-
-namespace {
-
-class TokenSamplerImpl final : public TokenSampler {
- public:
-  TokenSamplerImpl(const SamplingParams& params, int32_t n_vocab) : sampler_(params, n_vocab) {}
-  Token sample(std::span<const float> logits, std::span<const Token> history) override {
-    return sampler_.sample(logits, history);
-  }
-
- private:
-  runtime::Sampler sampler_;
-};
-
-}  // namespace
-
-std::unique_ptr<TokenSampler> TokenSampler::create(const SamplingParams& params, int32_t n_vocab) {
-  return std::make_unique<TokenSamplerImpl>(params, n_vocab);
-}
-
-}  // namespace moecode::engine

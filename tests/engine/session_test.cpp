@@ -249,34 +249,6 @@ TEST(Generate, GreedyMatchesStepByStepArgmax) {
   EXPECT_EQ(again->tokens, g->tokens);
 }
 
-// The public sampler drives eval() by hand to the same tokens as generate().
-TEST(Generate, TokenSamplerMatchesGenerate) {
-  auto model = load("tiny-qwen2.f32.gguf");
-  ASSERT_TRUE(model);
-  engine::GenerateOptions go;
-  go.max_tokens = 10;
-  go.stop_at_end_of_generation = false;
-  go.sampling.temperature = 0.9f;
-  go.sampling.top_k = 40;
-  go.sampling.repeat_penalty = 1.1f;
-  go.sampling.seed = 5;
-  const auto prompt = some_tokens(6, 20);
-  auto s = model->new_session({});
-  ASSERT_TRUE(s.ok());
-  auto g = (*s)->generate(prompt, go);
-  ASSERT_TRUE(g.ok());
-  auto manual = model->new_session({});
-  ASSERT_TRUE(manual.ok());
-  auto sampler = engine::TokenSampler::create(go.sampling, model->info().n_vocab);
-  std::vector<Token> ctx = prompt;
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE((*manual)->eval(ctx).ok());
-    const Token t = sampler->sample((*manual)->last_logits(), ctx);
-    EXPECT_EQ(t, g->tokens[i]) << "step " << i;
-    ctx.push_back(t);
-  }
-}
-
 TEST(Generate, SeededSamplingIsReproducible) {
   auto model = load("tiny-llama.f32.gguf");
   ASSERT_TRUE(model);

@@ -54,17 +54,6 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
-// Picks tokens from logits with SamplingParams (penalties, greedy or top-k/top-p/min-p/
-// temperature, seeded). generate() uses one per call; callers that drive eval() themselves
-// use this. Not thread-safe (it holds the random state); allocates only in create().
-class TokenSampler {
- public:
-  virtual ~TokenSampler() = default;
-  static std::unique_ptr<TokenSampler> create(const SamplingParams& params, int32_t n_vocab);
-  // `history`: the tokens so far (prompt + generated), for the penalties.
-  virtual Token sample(std::span<const float> logits, std::span<const Token> history) = 0;
-};
-
 struct GenerateOptions {
   int max_tokens = 128;
   SamplingParams sampling;
