@@ -39,7 +39,8 @@ using VecDotFn = void (*)(int64_t n, float* out, const void* w, const void* a);
 
 // A tile of dot products: for r in [0, nr), c in [0, nc):
 //   out[c * out_stride + r] = dot(w + r * w_stride bytes, a + c * a_stride bytes)
-// (strides in bytes for w and a, in floats for out; any alignment). Results equal
+// (strides in bytes for w and a, in floats for out). Rows need only their block type's own
+// alignment (at most 4 bytes, as in GGUF data and our scratch), never a SIMD width. Results equal
 // VecDotFn's up to float rounding (each output accumulates its blocks in order, in its own
 // float lanes). Reads only the nr rows and nc columns (no byte outside them, prefetches
 // included) and writes only the nr x nc outputs.
