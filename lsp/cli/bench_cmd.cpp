@@ -1,8 +1,10 @@
-// `moecode bench [-m MODEL] [-p 512] [-n 128] [-t T] [-r REPS] [--json]`: prompt processing
-// and generation speed, measured like llama-bench: random tokens; pp = one prompt of p
-// tokens from an empty cache in batches of --batch-size; tg = n single-token decodes from an
-// empty cache; one warm-up run of each, then REPS timed runs; tokens/s as mean ± sd.
-// Output: a markdown table like llama-bench's (or one JSON line with --json).
+// `moecode bench [-m MODEL] [-p 512] [-n 128] [-d 0] [-t T] [-r REPS] [--json]`: prompt
+// processing and generation speed, measured like llama-bench: random tokens; pp = one prompt
+// of p tokens in batches of --batch-size; tg = n single-token decodes; both from a cache that
+// holds -d random tokens (0: empty; the fill is not timed, and the test is named like
+// llama-bench's, e.g. "tg16 @ d2048"); one warm-up run of each, then REPS timed runs;
+// tokens/s as mean ± sd. Output: a markdown table like llama-bench's (or one JSON line with
+// --json).
 // --moe-stats (MoE models) adds, over the whole run: per layer the tokens routed to each
 // expert and the routed-expert weight bytes read per decoded token (also as a share of all
 // routed-expert bytes of the layer, which should be n_expert_used / n_expert), and the
@@ -30,6 +32,7 @@ struct BenchArgs {
   EngineArgs engine;
   int n_prompt = 512;
   int n_gen = 128;
+  int depth = 0;
   int reps = 5;
   int batch = 512;
   bool json = false;
@@ -55,21 +58,35 @@ Figures summarize(std::vector<double> v) {
   return f;
 }
 
-// Seconds for one prompt of n random tokens from an empty cache.
-Result<double> time_prompt(engine::Session& s, int n, std::mt19937& rng, int64_t n_vocab) {
-  std::vector<engine::Token> ids(n);
-  for (auto& t : ids) t = static_cast<engine::Token>(rng() % n_vocab);
+// Leaves the cache holding exactly `base` (the depth tokens): evaluated once, kept after.
+Status fill_depth(engine::Session& s, const std::vector<engine::Token>& base) {
+  const auto held = s.cached_tokens();
+  if (held.size() >= base.size() && std::equal(base.begin(), base.end(), held.begin())) {
+    s.truncate(static_cast<int>(base.size()));
+    return Status::ok_status();
+  }
   s.truncate(0);
+  MOE_RETURN_IF_ERROR(s.eval(base));
+  return Status::ok_status();
+}
+
+// Seconds for one prompt of n random tokens after the depth tokens.
+Result<double> time_prompt(engine::Session& s, const std::vector<engine::Token>& base, int n, std::mt19937& rng,
+                           int64_t n_vocab) {
+  MOE_RETURN_IF_ERROR(fill_depth(s, base));
+  std::vector<engine::Token> ids = base;
+  for (int i = 0; i < n; ++i) ids.push_back(static_cast<engine::Token>(rng() % n_vocab));
   const auto t0 = std::chrono::steady_clock::now();
   MOE_RETURN_IF_ERROR(s.eval(ids));
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Seconds for n single-token decodes from an empty cache.
-Result<double> time_gen(engine::Session& s, int n, std::mt19937& rng, int64_t n_vocab) {
-  std::vector<engine::Token> ids;
-  ids.reserve(n);
-  s.truncate(0);
+// Seconds for n single-token decodes after the depth tokens.
+Result<double> time_gen(engine::Session& s, const std::vector<engine::Token>& base, int n, std::mt19937& rng,
+                        int64_t n_vocab) {
+  MOE_RETURN_IF_ERROR(fill_depth(s, base));
+  std::vector<engine::Token> ids = base;
+  ids.reserve(base.size() + n);
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     ids.push_back(static_cast<engine::Token>(rng() % n_vocab));
@@ -140,7 +157,7 @@ int run_bench(const BenchArgs& a) {
   }
   const engine::ModelInfo& info = (*model)->info();
   engine::SessionOptions so;
-  so.n_ctx = std::max({a.n_prompt, a.n_gen, 16});
+  so.n_ctx = a.depth + std::max({a.n_prompt, a.n_gen, 16});
   so.n_batch = a.batch;
   auto session = (*model)->new_session(so);
   if (!session.ok()) {
@@ -149,6 +166,8 @@ int run_bench(const BenchArgs& a) {
   }
   engine::Session& s = **session;
   std::mt19937 rng(1234);
+  std::vector<engine::Token> base(static_cast<size_t>(a.depth));
+  for (auto& t : base) t = static_cast<engine::Token>(rng() % info.n_vocab);
   (*model)->reset_moe_stats();
   const int threads = a.engine.threads;
 
@@ -158,20 +177,21 @@ int run_bench(const BenchArgs& a) {
     bool prompt;
   };
   std::vector<Test> tests;
-  if (a.n_prompt > 0) tests.push_back({"pp" + std::to_string(a.n_prompt), a.n_prompt, true});
-  if (a.n_gen > 0) tests.push_back({"tg" + std::to_string(a.n_gen), a.n_gen, false});
+  const std::string at_depth = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
+  if (a.n_prompt > 0) tests.push_back({"pp" + std::to_string(a.n_prompt) + at_depth, a.n_prompt, true});
+  if (a.n_gen > 0) tests.push_back({"tg" + std::to_string(a.n_gen) + at_depth, a.n_gen, false});
 
   std::vector<std::pair<Test, Figures>> results;
   for (const Test& t : tests) {
     // Warm-up (as llama-bench: the whole prompt, or one generated token).
-    auto warm = t.prompt ? time_prompt(s, t.n, rng, info.n_vocab) : time_gen(s, 1, rng, info.n_vocab);
+    auto warm = t.prompt ? time_prompt(s, base, t.n, rng, info.n_vocab) : time_gen(s, base, 1, rng, info.n_vocab);
     if (!warm.ok()) {
       fmt::print(stderr, "moecode: {}\n", warm.error().message());
       return 1;
     }
     std::vector<double> rates;
     for (int r = 0; r < a.reps; ++r) {
-      auto secs = t.prompt ? time_prompt(s, t.n, rng, info.n_vocab) : time_gen(s, t.n, rng, info.n_vocab);
+      auto secs = t.prompt ? time_prompt(s, base, t.n, rng, info.n_vocab) : time_gen(s, base, t.n, rng, info.n_vocab);
       if (!secs.ok()) {
         fmt::print(stderr, "moecode: {}\n", secs.error().message());
         return 1;
@@ -193,6 +213,7 @@ int run_bench(const BenchArgs& a) {
                    {"threads", threads},
                    {"test", t.name},
                    {"n_tokens", t.n},
+                   {"n_depth", a.depth},
                    {"avg_ts", f.mean},
                    {"stddev_ts", f.sd},
                    {"samples_ts", f.samples}});
@@ -219,6 +240,9 @@ void add_bench_command(CLI::App& app) {
   add_engine_options(cmd, a->engine, /*with_chat_template=*/false);
   cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens (default 512; 0 skips the test)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens (default 128; 0 skips the test)")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-d,--n-depth", a->depth,
+                  "Tokens already in the cache for each test (default 0; like llama-bench -d)")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-r,--repetitions", a->reps, "Timed runs per test (default 5)")->check(CLI::Range(1, 1000));
   cmd->add_option("-b,--batch-size", a->batch, "Prompt tokens per forward pass (default 512)")->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--json", a->json, "Print JSON");

@@ -169,7 +169,16 @@ TEST(BenchCommand, TableAndJson) {
     EXPECT_GT(t.at("avg_ts").get<double>(), 0.0);
     EXPECT_GE(t.at("stddev_ts").get<double>(), 0.0);
     EXPECT_EQ(t.at("samples_ts").size(), 3u);
+    EXPECT_EQ(t.at("n_depth"), 0);
   }
+  // -d: both tests run after that many cached tokens, named like llama-bench's.
+  r = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " -p 8 -n 4 -d 24 -r 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json d = json::parse(r.out);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].at("test"), "pp8 @ d24");
+  EXPECT_EQ(d[1].at("test"), "tg4 @ d24");
+  EXPECT_EQ(d[0].at("n_depth"), 24);
 }
 
 // Acceptance: the default model writes a factorial function when asked in a chat.
