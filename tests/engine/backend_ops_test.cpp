@@ -220,63 +220,84 @@ TEST(BackendOps, RopeBothOrders) {
 }
 
 // Causal grouped-query attention over a cache, against a two-pass softmax in double.
-TEST(BackendOps, AttentionMatchesNaive) {
-  const int n_head = 6, n_kv = 2, hd = 40, hv = 24, pos0 = 150, n_tok = 5, n_ctx = 200;
+struct AttentionCase {
+  int n_head, n_kv, hd, hv, pos0, n_tok;
+};
+
+void check_attention(const AttentionCase& c) {
+  const int n_ctx = c.pos0 + c.n_tok + 10;
   for (CacheType ct : {CacheType::kF32, CacheType::kF16}) {
     for (int threads : {1, 2}) {
+      SCOPED_TRACE(testing::Message() << "heads " << c.n_head << "/" << c.n_kv << " pos0 " << c.pos0 << " n_tok "
+                                      << c.n_tok << " threads " << threads << (ct == CacheType::kF16 ? " f16" : " f32"));
       auto be = make_cpu_backend({threads});
-      const auto kf = random_floats((pos0 + n_tok) * n_kv * hd, 17);
-      const auto vf = random_floats((pos0 + n_tok) * n_kv * hv, 18);
-      auto kbuf = be->alloc(n_ctx * n_kv * hd * cache_type_size(ct));
-      auto vbuf = be->alloc(n_ctx * n_kv * hv * cache_type_size(ct));
-      const CacheView k{kbuf->data(), ct, n_ctx, n_kv * hd};
-      const CacheView v{vbuf->data(), ct, n_ctx, n_kv * hv};
-      be->store_rows(make_mat(const_cast<float*>(kf.data()), pos0 + n_tok, n_kv * hd), k, 0);
-      be->store_rows(make_mat(const_cast<float*>(vf.data()), pos0 + n_tok, n_kv * hv), v, 0);
+      const int nk_all = c.pos0 + c.n_tok;
+      const auto kf = random_floats(static_cast<size_t>(nk_all) * c.n_kv * c.hd, 17);
+      const auto vf = random_floats(static_cast<size_t>(nk_all) * c.n_kv * c.hv, 18);
+      auto kbuf = be->alloc(static_cast<size_t>(n_ctx) * c.n_kv * c.hd * cache_type_size(ct));
+      auto vbuf = be->alloc(static_cast<size_t>(n_ctx) * c.n_kv * c.hv * cache_type_size(ct));
+      const CacheView k{kbuf->data(), ct, n_ctx, c.n_kv * c.hd};
+      const CacheView v{vbuf->data(), ct, n_ctx, c.n_kv * c.hv};
+      be->store_rows(make_mat(const_cast<float*>(kf.data()), nk_all, c.n_kv * c.hd), k, 0);
+      be->store_rows(make_mat(const_cast<float*>(vf.data()), nk_all, c.n_kv * c.hv), v, 0);
       // What the cache holds (F16 rounds).
       std::vector<float> kc(kf.size()), vc(vf.size());
       for (size_t i = 0; i < kf.size(); ++i)
         kc[i] = ct == CacheType::kF16 ? cpu::half_to_float(cpu::float_to_half(kf[i])) : kf[i];
       for (size_t i = 0; i < vf.size(); ++i)
         vc[i] = ct == CacheType::kF16 ? cpu::half_to_float(cpu::float_to_half(vf[i])) : vf[i];
-      const auto q = random_floats(n_tok * n_head * hd, 19);
-      Guarded out(n_tok * n_head * hv);
+      const auto q = random_floats(static_cast<size_t>(c.n_tok) * c.n_head * c.hd, 19);
+      Guarded out(static_cast<size_t>(c.n_tok) * c.n_head * c.hv);
       AttentionArgs a;
-      a.q = make_mat(const_cast<float*>(q.data()), n_tok, n_head * hd);
+      a.q = make_mat(const_cast<float*>(q.data()), c.n_tok, c.n_head * c.hd);
       a.k = k;
       a.v = v;
-      a.out = make_mat(out.data(), n_tok, n_head * hv);
-      a.n_head = n_head;
-      a.n_head_kv = n_kv;
-      a.head_dim_k = hd;
-      a.head_dim_v = hv;
-      a.pos0 = pos0;
+      a.out = make_mat(out.data(), c.n_tok, c.n_head * c.hv);
+      a.n_head = c.n_head;
+      a.n_head_kv = c.n_kv;
+      a.head_dim_k = c.hd;
+      a.head_dim_v = c.hv;
+      a.pos0 = c.pos0;
       a.scale = 0.3f;
       be->attention(a);
-      ASSERT_TRUE(out.intact(n_tok * n_head * hv));
-      for (int t = 0; t < n_tok; ++t) {
-        for (int h = 0; h < n_head; ++h) {
-          const int g = h / (n_head / n_kv);
-          const int nk = pos0 + t + 1;
+      ASSERT_TRUE(out.intact(static_cast<size_t>(c.n_tok) * c.n_head * c.hv));
+      int bad = 0;
+      for (int t = 0; t < c.n_tok; ++t) {
+        for (int h = 0; h < c.n_head; ++h) {
+          const int g = h / (c.n_head / c.n_kv);
+          const int nk = c.pos0 + t + 1;
           std::vector<double> s(nk);
           double mx = -1e300;
           for (int j = 0; j < nk; ++j) {
             double d = 0;
-            for (int i = 0; i < hd; ++i) d += q[(t * n_head + h) * hd + i] * static_cast<double>(kc[(j * n_kv + g) * hd + i]);
+            for (int i = 0; i < c.hd; ++i)
+              d += q[(t * c.n_head + h) * c.hd + i] * static_cast<double>(kc[(static_cast<size_t>(j) * c.n_kv + g) * c.hd + i]);
             s[j] = d * 0.3;
             mx = std::max(mx, s[j]);
           }
           double z = 0;
           for (double& e : s) z += (e = std::exp(e - mx));
-          for (int i = 0; i < hv; ++i) {
+          for (int i = 0; i < c.hv; ++i) {
             double o = 0;
-            for (int j = 0; j < nk; ++j) o += s[j] / z * vc[(j * n_kv + g) * hv + i];
-            EXPECT_NEAR(out.data()[(t * n_head + h) * hv + i], o, 2e-5) << "t " << t << " h " << h;
+            for (int j = 0; j < nk; ++j) o += s[j] / z * vc[(static_cast<size_t>(j) * c.n_kv + g) * c.hv + i];
+            const float got = out.data()[(t * c.n_head + h) * c.hv + i];
+            if (!(std::fabs(got - o) <= 2e-5) && bad++ < 5) ADD_FAILURE() << "t " << t << " h " << h << " i " << i << ": " << got << " want " << o;
           }
         }
       }
+      EXPECT_EQ(bad, 0);
     }
   }
+}
+
+TEST(BackendOps, AttentionMatchesNaive) { check_attention({6, 2, 40, 24, 150, 5}); }
+
+// Long rows with few (token, group) pairs: the keys are split into ranges over the threads
+// and merged (some ranges empty at 2,100 keys; two head chunks per group at 16 / 2 heads).
+TEST(BackendOps, AttentionSplitOverKeysMatchesNaive) {
+  check_attention({9, 3, 64, 64, 1761, 1});   // SmolLM2's decode shape
+  check_attention({16, 2, 32, 16, 2099, 1});  // 8 heads per group, an empty last range
+  check_attention({4, 1, 576, 512, 700, 2});  // MLA's absorbed shape, two query tokens
 }
 
 TEST(VecKernels, SimdMatchesScalar) {

@@ -63,6 +63,10 @@ constexpr int64_t kKeyBlock = 64;
 constexpr int kHeadsPerItem = 4;
 constexpr int kMaxHeadDim = 1024;
 constexpr int kMaxHeadDimV = 576;
+// Decode attention has few items (query tokens x KV groups): their key ranges are split so
+// that every thread gets about this many pieces, each at least kMinSplitKeys long.
+constexpr int kSplitsPerThread = 4;
+constexpr int64_t kMinSplitKeys = 256;
 
 class CpuBuffer final : public Buffer {
  public:
@@ -142,7 +146,8 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   const VecKernels& vk_;
-  Scratch act_scratch_;  // activations converted for quantized matmuls
+  Scratch act_scratch_;   // activations converted for quantized matmuls
+  Scratch attn_scratch_;  // partial softmax sums of split key ranges (attention)
   // The matmul kernels of a weight type (F32 activations in reference mode).
   bool kernels(quant::GgmlType type, WeightKernels* k) const {
     return f32_act_ ? weight_kernels_f32_act(type, k) : weight_kernels(type, k);
@@ -345,35 +350,26 @@ void CpuBackend::attention(const AttentionArgs& a) {
   const size_t esize = cache_type_size(a.k.type);
   const size_t kstride = static_cast<size_t>(a.k.width) * esize;
   const size_t vstride = static_cast<size_t>(a.v.width) * esize;
+  const int dv = a.head_dim_v;
   // Heads of one KV group are done together (each K/V row is read and converted once for
   // all of them), at most kHeadsPerItem at a time.
   const int sub = std::min(group, kHeadsPerItem);
   const int n_sub = (group + sub - 1) / sub;
+  const int64_t n_groups = n_tok * a.n_head_kv * n_sub;
+  const int64_t work = n_tok * a.n_head * max_keys * (a.head_dim_k + dv);
+  const bool parallel = pool_.size() > 1 && work >= kMinParallelWork;
 
-  // One item: query token t, KV head g, heads h0 .. h0 + nh - 1 of its group. Softmax in
-  // one pass over blocks of keys (running maximum, rescaled sums), so no buffer grows with
-  // the context.
-  auto run_item = [&](int64_t item) {
-    const int g = static_cast<int>(item / (n_tok * n_sub));
-    const int64_t rem = item % (n_tok * n_sub);
-    const int64_t t = rem / n_sub;
-    const int h0 = g * group + static_cast<int>(rem % n_sub) * sub;
-    const int nh = std::min(sub, g * group + group - h0);
-    const int64_t n_keys = a.pos0 + t + 1;
+  // Keys [j_begin, j_end) for heads h0 .. h0 + nh - 1 of KV group g and query token t:
+  // softmax in one pass over blocks of keys (running maximum mx, rescaled sums sum, acc rows
+  // `as` floats apart), so no buffer grows with the context.
+  auto attend = [&](int64_t t, int g, int h0, int nh, int64_t j_begin, int64_t j_end, float* acc, int64_t as,
+                    float* mx, double* sum) {
     const uint8_t* kbase = static_cast<const uint8_t*>(a.k.data) + static_cast<size_t>(g) * a.head_dim_k * esize;
-    const uint8_t* vbase = static_cast<const uint8_t*>(a.v.data) + static_cast<size_t>(g) * a.head_dim_v * esize;
-    alignas(64) float acc[kHeadsPerItem][kMaxHeadDimV];
-    alignas(64) float s[kHeadsPerItem][kKeyBlock];
-    float mx[kHeadsPerItem];
-    double sum[kHeadsPerItem];
+    const uint8_t* vbase = static_cast<const uint8_t*>(a.v.data) + static_cast<size_t>(g) * dv * esize;
     const float* q0 = a.q.row(t) + static_cast<int64_t>(h0) * a.head_dim_k;  // heads h0.. are adjacent
-    for (int i = 0; i < nh; ++i) {
-      std::memset(acc[i], 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
-      mx[i] = -INFINITY;
-      sum[i] = 0;
-    }
-    for (int64_t j0 = 0; j0 < n_keys; j0 += kKeyBlock) {
-      const int64_t nb = std::min<int64_t>(kKeyBlock, n_keys - j0);
+    alignas(64) float s[kHeadsPerItem][kKeyBlock];
+    for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
+      const int64_t nb = std::min<int64_t>(kKeyBlock, j_end - j0);
       // Scores of the block: s[i][j] = scale * q_i . k_j
       vk_.attn_scores(q0, a.head_dim_k, nh, kbase + j0 * kstride, kstride, f16, nb, a.head_dim_k, a.scale, s[0],
                       kKeyBlock);
@@ -384,7 +380,7 @@ void CpuBackend::attention(const AttentionArgs& a) {
         if (bmx > mx[i]) {
           if (mx[i] != -INFINITY) {
             const float r = std::exp(mx[i] - bmx);
-            vk_.scale_f32(acc[i], r, a.head_dim_v);
+            vk_.scale_f32(acc + i * as, r, dv);
             sum[i] *= r;
           }
           mx[i] = bmx;
@@ -394,23 +390,108 @@ void CpuBackend::attention(const AttentionArgs& a) {
         for (int64_t j = 0; j < nb; ++j) sum[i] += s[i][j];
       }
       // acc_i += sum_j p_ij v_j
-      vk_.attn_accumulate(acc[0], kMaxHeadDimV, s[0], kKeyBlock, nh, vbase + j0 * vstride, vstride, f16, nb,
-                          a.head_dim_v);
-    }
-    for (int i = 0; i < nh; ++i) {
-      float* out = a.out.row(t) + static_cast<int64_t>(h0 + i) * a.head_dim_v;
-      const float inv = static_cast<float>(1.0 / sum[i]);
-      for (int d = 0; d < a.head_dim_v; ++d) out[d] = acc[i][d] * inv;
+      vk_.attn_accumulate(acc, as, s[0], kKeyBlock, nh, vbase + j0 * vstride, vstride, f16, nb, dv);
     }
   };
 
-  const int64_t n_items = n_tok * a.n_head_kv * n_sub;
-  const int64_t work = n_tok * a.n_head * max_keys * (a.head_dim_k + a.head_dim_v);
-  if (pool_.size() == 1 || work < kMinParallelWork) {
-    for (int64_t i = 0; i < n_items; ++i) run_item(i);
+  // Few (token, group) pairs, as in decode (1 token x n_head_kv groups), would leave threads
+  // idle: then the keys are split into ranges, one item per (token, range) doing every head
+  // (so each block of K/V rows is read from memory once, whole, for all groups), and the
+  // ranges' partial sums are merged at the end.
+  int64_t n_split = 1;
+  if (parallel && n_groups < static_cast<int64_t>(kSplitsPerThread) * pool_.size()) {
+    n_split = std::clamp<int64_t>(max_keys / kMinSplitKeys, 1, static_cast<int64_t>(kSplitsPerThread) * pool_.size());
+  }
+  if (n_split > 1) {
+    const int64_t n_items = n_tok * n_split;
+    const int64_t nh_all = a.n_head;
+    // Per item: acc [n_head][dv], mx [n_head], sum [n_head] (double).
+    const size_t item_bytes = static_cast<size_t>(nh_all) * (static_cast<size_t>(dv) * sizeof(float) + sizeof(float) +
+                                                              sizeof(double));
+    const size_t item_stride = (item_bytes + kAlign - 1) / kAlign * kAlign;
+    auto* base = static_cast<uint8_t*>(attn_scratch_.get(static_cast<size_t>(n_items) * item_stride));
+    auto acc_of = [&](int64_t item) { return reinterpret_cast<float*>(base + item * item_stride); };
+    auto sum_of = [&](int64_t item) {
+      return reinterpret_cast<double*>(base + item * item_stride + static_cast<size_t>(nh_all) * dv * sizeof(float));
+    };
+    auto mx_of = [&](int64_t item) { return reinterpret_cast<float*>(sum_of(item) + nh_all); };
+    auto run_range = [&](int64_t item) {
+      const int64_t t = item / n_split;
+      const int64_t sp = item % n_split;
+      const int64_t n_keys = a.pos0 + t + 1;
+      // Whole key blocks; a range may be empty for a short row.
+      const int64_t per = (n_keys + n_split - 1) / n_split;
+      const int64_t chunk = (per + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
+      const int64_t j_begin = std::min(n_keys, sp * chunk);
+      const int64_t j_end = std::min(n_keys, j_begin + chunk);
+      float* acc = acc_of(item);
+      float* mx = mx_of(item);
+      double* sum = sum_of(item);
+      std::fill(acc, acc + nh_all * dv, 0.0f);
+      std::fill(mx, mx + nh_all, -INFINITY);
+      std::fill(sum, sum + nh_all, 0.0);
+      for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
+        const int64_t j1 = std::min(j_end, j0 + kKeyBlock);
+        for (int g = 0; g < a.n_head_kv; ++g) {
+          for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
+            const int nh = std::min(sub, (g + 1) * group - h0);
+            attend(t, g, h0, nh, j0, j1, acc + static_cast<int64_t>(h0) * dv, dv, mx + h0, sum + h0);
+          }
+        }
+      }
+    };
+    pool_.run_chunks(n_items, run_range);
+    // Merge: out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) sum_s.
+    for (int64_t t = 0; t < n_tok; ++t) {
+      for (int h = 0; h < a.n_head; ++h) {
+        float m = -INFINITY;
+        for (int64_t sp = 0; sp < n_split; ++sp) m = std::max(m, mx_of(t * n_split + sp)[h]);
+        float* out = a.out.row(t) + static_cast<int64_t>(h) * dv;
+        std::fill(out, out + dv, 0.0f);
+        double total = 0;
+        for (int64_t sp = 0; sp < n_split; ++sp) {
+          const int64_t item = t * n_split + sp;
+          const float ms = mx_of(item)[h];
+          if (ms == -INFINITY) continue;  // an empty range
+          const float w = std::exp(ms - m);
+          total += static_cast<double>(w) * sum_of(item)[h];
+          const float* acc = acc_of(item) + static_cast<int64_t>(h) * dv;
+          for (int d = 0; d < dv; ++d) out[d] += w * acc[d];
+        }
+        const float inv = static_cast<float>(1.0 / total);
+        for (int d = 0; d < dv; ++d) out[d] *= inv;
+      }
+    }
     return;
   }
-  pool_.run_chunks(n_items, run_item);
+
+  // One item: query token t, KV head g, heads h0 .. h0 + nh - 1 of its group, all its keys.
+  auto run_item = [&](int64_t item) {
+    const int g = static_cast<int>(item / (n_tok * n_sub));
+    const int64_t rem = item % (n_tok * n_sub);
+    const int64_t t = rem / n_sub;
+    const int h0 = g * group + static_cast<int>(rem % n_sub) * sub;
+    const int nh = std::min(sub, g * group + group - h0);
+    alignas(64) float acc[kHeadsPerItem][kMaxHeadDimV];
+    float mx[kHeadsPerItem];
+    double sum[kHeadsPerItem];
+    for (int i = 0; i < nh; ++i) {
+      std::memset(acc[i], 0, static_cast<size_t>(dv) * sizeof(float));
+      mx[i] = -INFINITY;
+      sum[i] = 0;
+    }
+    attend(t, g, h0, nh, 0, a.pos0 + t + 1, acc[0], kMaxHeadDimV, mx, sum);
+    for (int i = 0; i < nh; ++i) {
+      float* out = a.out.row(t) + static_cast<int64_t>(h0 + i) * dv;
+      const float inv = static_cast<float>(1.0 / sum[i]);
+      for (int d = 0; d < dv; ++d) out[d] = acc[i][d] * inv;
+    }
+  };
+  if (!parallel) {
+    for (int64_t i = 0; i < n_groups; ++i) run_item(i);
+    return;
+  }
+  pool_.run_chunks(n_groups, run_item);
 }
 
 void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {

@@ -164,23 +164,57 @@ void silu_mul(float* g, const float* u, int64_t n) {
 }
 
 // 8 elements of a cache row as floats.
-inline __m256 cache8(const uint8_t* row, bool f16, int c) {
-  return f16 ? load_h(reinterpret_cast<const uint16_t*>(row) + c) : _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
+template <bool F16>
+inline __m256 cache8(const uint8_t* row, int c) {
+  if constexpr (F16) {
+    return load_h(reinterpret_cast<const uint16_t*>(row) + c);
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
+  }
 }
 
-// NH heads: each key row is loaded (and converted) once for all of them.
-template <int NH>
-void attn_scores_nh(const float* q, int64_t qs, const uint8_t* k, size_t stride, bool f16, int64_t nb, int d,
-                    float scale, float* s, int64_t ss) {
-  for (int64_t j = 0; j < nb; ++j) {
+// NH heads: each key row is loaded (and converted) once for all of them. KB keys at a time,
+// so that NH * KB independent FMA chains hide the FMA latency (one key's 8-deep chain per
+// head alone would wait on it).
+template <int NH, int KB, bool F16>
+void attn_scores_nh(const float* q, int64_t qs, const uint8_t* k, size_t stride, int64_t nb, int d, float scale,
+                    float* s, int64_t ss) {
+  int64_t j = 0;
+  for (; j + KB <= nb; j += KB) {
+    __m256 acc[NH][KB];
+    for (int i = 0; i < NH; ++i)
+      for (int b = 0; b < KB; ++b) acc[i][b] = _mm256_setzero_ps();
+    for (int c = 0; c < d; c += 8) {
+      __m256 qv[NH];
+      for (int i = 0; i < NH; ++i) qv[i] = _mm256_loadu_ps(q + i * qs + c);
+      for (int b = 0; b < KB; ++b) {
+        const __m256 kv = cache8<F16>(k + (j + b) * stride, c);
+        for (int i = 0; i < NH; ++i) acc[i][b] = _mm256_fmadd_ps(kv, qv[i], acc[i][b]);
+      }
+    }
+    for (int i = 0; i < NH; ++i)
+      for (int b = 0; b < KB; ++b) s[i * ss + j + b] = hsum(acc[i][b]) * scale;
+  }
+  for (; j < nb; ++j) {
     const uint8_t* kr = k + j * stride;
     __m256 acc[NH];
     for (int i = 0; i < NH; ++i) acc[i] = _mm256_setzero_ps();
     for (int c = 0; c < d; c += 8) {
-      const __m256 kv = cache8(kr, f16, c);
+      const __m256 kv = cache8<F16>(kr, c);
       for (int i = 0; i < NH; ++i) acc[i] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + i * qs + c), acc[i]);
     }
     for (int i = 0; i < NH; ++i) s[i * ss + j] = hsum(acc[i]) * scale;
+  }
+}
+
+template <bool F16>
+void attn_scores_f(const float* q, int64_t qs, int nh, const uint8_t* kb, size_t stride, int64_t nb, int d,
+                   float scale, float* s, int64_t ss) {
+  switch (nh) {
+    case 1: attn_scores_nh<1, 4, F16>(q, qs, kb, stride, nb, d, scale, s, ss); break;
+    case 2: attn_scores_nh<2, 4, F16>(q, qs, kb, stride, nb, d, scale, s, ss); break;
+    case 3: attn_scores_nh<3, 2, F16>(q, qs, kb, stride, nb, d, scale, s, ss); break;
+    default: attn_scores_nh<4, 2, F16>(q, qs, kb, stride, nb, d, scale, s, ss); break;
   }
 }
 
@@ -196,26 +230,49 @@ void attn_scores(const float* q, int64_t qs, int nh, const void* k, size_t strid
       }
     return;
   }
-  switch (nh) {
-    case 1: attn_scores_nh<1>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
-    case 2: attn_scores_nh<2>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
-    case 3: attn_scores_nh<3>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
-    default: attn_scores_nh<4>(q, qs, kb, stride, f16, nb, d, scale, s, ss); break;
+  if (f16) {
+    attn_scores_f<true>(q, qs, nh, kb, stride, nb, d, scale, s, ss);
+  } else {
+    attn_scores_f<false>(q, qs, nh, kb, stride, nb, d, scale, s, ss);
   }
 }
 
-// Column blocks of 8 outer, keys inner: the NH accumulators stay in registers.
-template <int NH>
-void attn_accumulate_nh(float* acc, int64_t as, const float* p, int64_t ps, const uint8_t* v, size_t stride, bool f16,
+// Column blocks of 8 outer, keys inner: the accumulators stay in registers, two sets (even
+// and odd keys) so that the FMA chains are twice as many.
+template <int NH, bool F16>
+void attn_accumulate_nh(float* acc, int64_t as, const float* p, int64_t ps, const uint8_t* v, size_t stride,
                         int64_t nb, int d) {
   for (int c = 0; c < d; c += 8) {
-    __m256 a[NH];
-    for (int i = 0; i < NH; ++i) a[i] = _mm256_loadu_ps(acc + i * as + c);
-    for (int64_t j = 0; j < nb; ++j) {
-      const __m256 vv = cache8(v + j * stride, f16, c);
-      for (int i = 0; i < NH; ++i) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * ps + j), vv, a[i]);
+    __m256 a0[NH], a1[NH];
+    for (int i = 0; i < NH; ++i) {
+      a0[i] = _mm256_loadu_ps(acc + i * as + c);
+      a1[i] = _mm256_setzero_ps();
     }
-    for (int i = 0; i < NH; ++i) _mm256_storeu_ps(acc + i * as + c, a[i]);
+    int64_t j = 0;
+    for (; j + 2 <= nb; j += 2) {
+      const __m256 v0 = cache8<F16>(v + j * stride, c);
+      const __m256 v1 = cache8<F16>(v + (j + 1) * stride, c);
+      for (int i = 0; i < NH; ++i) {
+        a0[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * ps + j), v0, a0[i]);
+        a1[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * ps + j + 1), v1, a1[i]);
+      }
+    }
+    if (j < nb) {
+      const __m256 v0 = cache8<F16>(v + j * stride, c);
+      for (int i = 0; i < NH; ++i) a0[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * ps + j), v0, a0[i]);
+    }
+    for (int i = 0; i < NH; ++i) _mm256_storeu_ps(acc + i * as + c, _mm256_add_ps(a0[i], a1[i]));
+  }
+}
+
+template <bool F16>
+void attn_accumulate_f(float* acc, int64_t as, const float* p, int64_t ps, int nh, const uint8_t* vb, size_t stride,
+                       int64_t nb, int d) {
+  switch (nh) {
+    case 1: attn_accumulate_nh<1, F16>(acc, as, p, ps, vb, stride, nb, d); break;
+    case 2: attn_accumulate_nh<2, F16>(acc, as, p, ps, vb, stride, nb, d); break;
+    case 3: attn_accumulate_nh<3, F16>(acc, as, p, ps, vb, stride, nb, d); break;
+    default: attn_accumulate_nh<4, F16>(acc, as, p, ps, vb, stride, nb, d); break;
   }
 }
 
@@ -234,11 +291,10 @@ void attn_accumulate(float* acc, int64_t as, const float* p, int64_t ps, int nh,
       }
     return;
   }
-  switch (nh) {
-    case 1: attn_accumulate_nh<1>(acc, as, p, ps, vb, stride, f16, nb, d); break;
-    case 2: attn_accumulate_nh<2>(acc, as, p, ps, vb, stride, f16, nb, d); break;
-    case 3: attn_accumulate_nh<3>(acc, as, p, ps, vb, stride, f16, nb, d); break;
-    default: attn_accumulate_nh<4>(acc, as, p, ps, vb, stride, f16, nb, d); break;
+  if (f16) {
+    attn_accumulate_f<true>(acc, as, p, ps, nh, vb, stride, nb, d);
+  } else {
+    attn_accumulate_f<false>(acc, as, p, ps, nh, vb, stride, nb, d);
   }
 }
 
