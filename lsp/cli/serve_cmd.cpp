@@ -1,6 +1,7 @@
 // `moecode serve`: the language server over stdio (default) or TCP.
 //   moecode serve [--stdio | --listen ADDR] [-m MODEL] [--backend B] [--threads N]
-//                 [--log-file FILE] [--max-message-mb N]
+//                 [--log-file FILE] [--max-message-mb N] [--no-repo-context]
+// Completions get repository context (see repo_context.h) unless --no-repo-context.
 // Logs go to stderr (and --log-file), never to stdout: in stdio mode stdout carries LSP.
 #include <fstream>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "lsp/assist/scripted_generator.h"
 #include "lsp/cli/commands.h"
 #include "lsp/cli/model_path.h"
+#include "lsp/cli/repo_context.h"
 #include "lsp/server/serve.h"
 #include "moecode/engine/version.h"
 
@@ -32,6 +34,7 @@ struct ServeArgs {
   std::string log_file;
   int max_message_mb = 64;
   std::string scripted;
+  bool no_repo_context = false;
 };
 
 // A ScriptedGenerator from a JSON file:
@@ -109,6 +112,12 @@ void run_serve(const ServeArgs& args) {
       return assist::load_local_generator(spec.path, lo);
     };
   }
+  if (!args.no_repo_context) {
+    // Completions get repository context: each session indexes its workspace folders.
+    auto registry = std::make_shared<RepoContextRegistry>();
+    opts.make_index = [registry] { return std::make_shared<SymbolWorkspaceIndex>(registry); };
+    opts.make_provider = [registry] { return std::make_unique<RepoContextProvider>(registry); };
+  }
   exit_code() = server::serve(opts);
 }
 
@@ -128,6 +137,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-message-mb", args->max_message_mb, "Largest LSP message accepted, in MiB")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  cmd->add_flag("--no-repo-context", args->no_repo_context,
+               "Complete from the current document only (no workspace index, no cross-file context)");
   cmd->add_option("--scripted-generator", args->scripted,
                   "Answer completions from a JSON script instead of a model (for tests)")
       ->group("");

@@ -118,7 +118,7 @@ int serve_tcp(const ServeOptions& options, jsonrpc::Loop& loop, EngineHost& host
 int serve(const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that goes away is a write error, not a crash
   jsonrpc::Loop loop;
-  EngineHost host(options.factory);
+  EngineHost host(options.factory, options.make_provider ? options.make_provider() : nullptr);
   if (options.preload_model) {
     ModelSpec spec;
     spec.path = !options.server.cli_model.empty()      ? options.server.cli_model

@@ -23,6 +23,8 @@ struct ServeOptions {
   bool preload_model = true;  // start loading the model before a client connects
   // The workspace index of a new session (FileListIndex when unset).
   std::function<std::shared_ptr<WorkspaceIndex>()> make_index;
+  // Where completion context comes from (the current document's window when unset).
+  std::function<std::unique_ptr<assist::ContextProvider>()> make_provider;
 };
 
 // Returns the process exit code.
