@@ -3,9 +3,13 @@
 // (textDocument/didChange) and ask for an inline completion at the cursor (at most 16 new
 // tokens). Prints p50/p95/mean latency in ms and the fraction of prompt tokens the engine
 // served from its KV cache (from the server's moecode.status command).
+// --root DIR makes DIR the workspace folder (the server indexes it and packs repository
+// context into each prompt); the file is then DIR/bench_inventory.py (an editor buffer, not
+// on disk), and the benchmark waits --index-wait-ms (default 6000) for the index first.
 //
 //   lsp_latency_bench [--binary build/bin/moecode] [-m MODEL] [--requests 50] [--threads 2]
-//                     [--max-tokens 16] [--budget 2048] [--scripted FILE]
+//                     [--max-tokens 16] [--budget 2048] [--scripted FILE] [--root DIR]
+//                     [--index-wait-ms MS]
 // Figures go to docs/BENCHMARKS.md.
 #include <poll.h>
 #include <signal.h>
@@ -17,8 +21,10 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +43,8 @@ struct Args {
   int threads = 2;
   int max_tokens = 16;
   int budget = 2048;
+  std::string root;
+  int index_wait_ms = 6000;
 };
 
 class Server {
@@ -163,9 +171,11 @@ int main(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::stoi(next());
     else if (k == "--max-tokens") a.max_tokens = std::stoi(next());
     else if (k == "--budget") a.budget = std::stoi(next());
+    else if (k == "--root") a.root = next();
+    else if (k == "--index-wait-ms") a.index_wait_ms = std::stoi(next());
     else {
       std::fprintf(stderr, "usage: lsp_latency_bench [--binary B] [-m MODEL] [--requests N] [--threads N] "
-                           "[--max-tokens N] [--budget N] [--scripted FILE]\n");
+                           "[--max-tokens N] [--budget N] [--scripted FILE] [--root DIR] [--index-wait-ms MS]\n");
       return 2;
     }
   }
@@ -177,16 +187,23 @@ int main(int argc, char** argv) {
   }
   Server server(cmd);
   int64_t id = 1;
-  json init = server.request(id++, "initialize",
-                             json{{"processId", nullptr}, {"rootUri", nullptr}, {"capabilities", json::object()},
-                                  {"initializationOptions",
-                                   {{"maxTokens", a.max_tokens}, {"contextBudget", a.budget}, {"threads", a.threads}}}});
+  json init_params{{"processId", nullptr}, {"rootUri", nullptr}, {"capabilities", json::object()},
+                   {"initializationOptions",
+                    {{"maxTokens", a.max_tokens}, {"contextBudget", a.budget}, {"threads", a.threads}}}};
+  std::string root_uri;
+  if (!a.root.empty()) {
+    root_uri = "file://" + std::filesystem::absolute(a.root).lexically_normal().string();
+    if (root_uri.back() == '/') root_uri.pop_back();
+    init_params["rootUri"] = root_uri;
+    init_params["workspaceFolders"] = json::array({json{{"uri", root_uri}, {"name", "bench"}}});
+  }
+  json init = server.request(id++, "initialize", init_params);
   if (!init.contains("result")) {
     std::fprintf(stderr, "initialize failed: %s\n", init.dump().c_str());
     return 1;
   }
   server.notify("initialized", json::object());
-  const std::string uri = "file:///bench/inventory.py";
+  const std::string uri = root_uri.empty() ? "file:///bench/inventory.py" : root_uri + "/bench_inventory.py";
   // ~2K tokens before the cursor (about 3.5 bytes per token), and some code after it.
   std::string text = python_source(static_cast<size_t>(a.budget) * 4);
   const std::string tail = "\n\ndef report(items):\n    ";
@@ -207,6 +224,7 @@ int main(int argc, char** argv) {
     }
     return json{{"line", line}, {"character", col}};
   };
+  if (!root_uri.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(a.index_wait_ms));
   // Warm-up: the model loads and the first prompt fills the cache (not measured).
   json warm = server.request(id++, "textDocument/inlineCompletion",
                              json{{"textDocument", {{"uri", uri}}}, {"position", position()},
