@@ -153,16 +153,22 @@ TEST(GenerateCommand, ArgumentErrors) {
   EXPECT_NE(r.err.find("unknown chat template 'nonsense'"), std::string::npos) << r.err;
 }
 
+// `moecode bench ARGS --json` on the tiny fixture: its two results (pp and tg).
+json bench_json(const std::string& args) {
+  const auto r = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " " + args + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out, nullptr, false);
+  EXPECT_TRUE(j.is_array() && j.size() == 2u) << r.out;
+  return j.is_array() && j.size() == 2u ? j : json::array({json::object(), json::object()});
+}
+
 TEST(BenchCommand, TableAndJson) {
   auto r = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " -p 32 -n 8 -r 2 -t 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("| model | size | params | backend | threads | test | t/s |"), std::string::npos) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\\| 2 \\| pp32 \\| [0-9]+\\.[0-9]{2} ± [0-9]+\\.[0-9]{2} \\|"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\\| 2 \\| tg8 \\| [0-9]+\\.[0-9]{2} ± [0-9]+\\.[0-9]{2} \\|"))) << r.out;
-  r = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " -p 16 -n 4 -r 3 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json j = json::parse(r.out);
-  ASSERT_EQ(j.size(), 2u);
+  const json j = bench_json("-p 16 -n 4 -r 3");
   EXPECT_EQ(j[0].at("test"), "pp16");
   EXPECT_EQ(j[1].at("test"), "tg4");
   for (const auto& t : j) {
@@ -172,10 +178,7 @@ TEST(BenchCommand, TableAndJson) {
     EXPECT_EQ(t.at("n_depth"), 0);
   }
   // -d: both tests run after that many cached tokens, named like llama-bench's.
-  r = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " -p 8 -n 4 -d 24 -r 2 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json d = json::parse(r.out);
-  ASSERT_EQ(d.size(), 2u);
+  const json d = bench_json("-p 8 -n 4 -d 24 -r 2");
   EXPECT_EQ(d[0].at("test"), "pp8 @ d24");
   EXPECT_EQ(d[1].at("test"), "tg4 @ d24");
   EXPECT_EQ(d[0].at("n_depth"), 24);
