@@ -32,20 +32,75 @@ const char* finish_reason_name(FinishReason reason) {
 Completer::Completer(Generator& generator, ContextProvider& provider)
     : generator_(generator), provider_(provider), format_(detect_fim_format(generator)) {}
 
+ContextRequest Completer::context_request(const CompletionRequest& request) const {
+  ContextRequest creq = request.context;
+  creq.cursor = std::min(request.context.cursor, request.context.text->size());
+  creq.token_budget = request.options.context_budget;
+  // Leave room for the answer inside the model's window.
+  const int room = generator_.n_ctx() - request.options.max_tokens - 16;
+  if (room > 0) creq.token_budget = std::min(creq.token_budget, room);
+  return creq;
+}
+
+Result<ContextPreview> Completer::preview(const CompletionRequest& request, const CancelToken& cancel) {
+  if (!request.context.text) return make_error(ErrorCode::kInvalidArgument, "context request without text");
+  const ContextRequest creq = context_request(request);
+  ContextPreview out;
+  MOE_TRY(out.context,
+          provider_.gather(creq, [this](std::string_view s) { return generator_.count_tokens(s); }, cancel));
+  out.prompt = render_prompt(format_, out.context);
+  out.format = format_.name;
+  out.budget = creq.token_budget;
+  for (const PromptPart& part : out.prompt.parts) {
+    out.n_tokens += part.kind == PromptPart::Kind::kText ? generator_.count_tokens(part.text) : 1;
+  }
+  return out;
+}
+
+Result<ContextPreview> preview_without_model(ContextProvider& provider, const CompletionRequest& request,
+                                             const CancelToken& cancel) {
+  if (!request.context.text) return make_error(ErrorCode::kInvalidArgument, "context request without text");
+  const auto approx = [](std::string_view s) { return static_cast<int>((s.size() + 3) / 4); };
+  ContextRequest creq = request.context;
+  creq.cursor = std::min(creq.cursor, creq.text->size());
+  creq.token_budget = request.options.context_budget;
+  ContextPreview out;
+  MOE_TRY(out.context, provider.gather(creq, approx, cancel));
+  FimFormat plain;
+  plain.name = "prefix-only";
+  out.prompt = render_prompt(plain, out.context);
+  out.format = plain.name;
+  out.budget = creq.token_budget;
+  out.n_tokens = approx(out.prompt.render());
+  out.approximate = true;
+  return out;
+}
+
+std::string describe_preview(const ContextPreview& preview) {
+  const CompletionContext& c = preview.context;
+  std::string out = "# moecode context: " + std::to_string(preview.n_tokens) + (preview.approximate ? " tokens (approximate: no model loaded)" : " tokens") +
+                    " of a " + std::to_string(preview.budget) + "-token budget, format " + preview.format + "\n";
+  out += "# " + std::to_string(c.snippets.size()) + (c.snippets.size() == 1 ? " snippet" : " snippets") +
+         " from the repository, then the document around the cursor\n";
+  for (const Snippet& s : c.snippets) {
+    out += "\n## " + s.path + "\n" + s.text;
+    if (s.text.empty() || s.text.back() != '\n') out += '\n';
+  }
+  out += "\n## " + (c.path.empty() ? std::string("(this document)") : c.path) + " (cursor)\n";
+  out += c.prefix + "<CURSOR>" + c.suffix;
+  if (out.back() != '\n') out += '\n';
+  return out;
+}
+
 Result<CompletionResult> Completer::complete(const CompletionRequest& request, const CancelToken& cancel) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!request.context.text) return make_error(ErrorCode::kInvalidArgument, "completion request without text");
   const std::string_view text = *request.context.text;
   const size_t cursor = std::min(request.context.cursor, text.size());
 
-  ContextRequest creq = request.context;
-  creq.cursor = cursor;
-  creq.token_budget = request.options.context_budget;
-  // Leave room for the answer inside the model's window.
-  const int room = generator_.n_ctx() - request.options.max_tokens - 16;
-  if (room > 0) creq.token_budget = std::min(creq.token_budget, room);
-  MOE_TRY(CompletionContext ctx,
-          provider_.gather(creq, [this](std::string_view s) { return generator_.count_tokens(s); }, cancel));
+  MOE_TRY(CompletionContext ctx, provider_.gather(
+                                     context_request(request),
+                                     [this](std::string_view s) { return generator_.count_tokens(s); }, cancel));
 
   // BPE vocabularies attach a space to the word after it (" if", "Ġif"): a prompt that ends in
   // a space ends in a token the model rarely saw there (an indented empty line, "f(a, "), and

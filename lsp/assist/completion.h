@@ -39,16 +39,41 @@ struct CompletionResult {
   double total_ms = 0;
 };
 
+// What a completion at a position would send to the model: the packed context, the prompt
+// rendered for the model's format and its size in tokens (`moecode.context`, `moecode context`).
+struct ContextPreview {
+  CompletionContext context;
+  Prompt prompt;
+  std::string format;    // FIM format name
+  int n_tokens = 0;      // prompt tokens (exact with a model's tokenizer)
+  int budget = 0;        // the budget the context was packed into
+  bool approximate = false;  // counted without a tokenizer (no model loaded)
+};
+
+// A human-readable rendering of a preview: a header, each snippet under its path, then the
+// document's prefix, a "<CURSOR>" marker and its suffix.
+std::string describe_preview(const ContextPreview& preview);
+
+// The preview without a model: the provider's context counted at ~4 bytes a token, rendered
+// as a plain continuation.
+Result<ContextPreview> preview_without_model(ContextProvider& provider, const CompletionRequest& request,
+                                             const CancelToken& cancel);
+
 class Completer {
  public:
   // Both must outlive the Completer.
   Completer(Generator& generator, ContextProvider& provider);
 
   Result<CompletionResult> complete(const CompletionRequest& request, const CancelToken& cancel);
+  // The context and prompt complete() would use, without generating.
+  Result<ContextPreview> preview(const CompletionRequest& request, const CancelToken& cancel);
 
   const FimFormat& format() const { return format_; }
 
  private:
+  // The context budget left by the model's window for `request`.
+  ContextRequest context_request(const CompletionRequest& request) const;
+
   Generator& generator_;
   ContextProvider& provider_;
   FimFormat format_;

@@ -92,6 +92,12 @@ assist::Generator* EngineHost::generator() {
   return generator_.get();
 }
 
+Result<assist::ContextPreview> EngineHost::preview_context(const assist::CompletionRequest& request,
+                                                           const assist::CancelToken& cancel) {
+  if (assist::Completer* c = completer()) return c->preview(request, cancel);
+  return assist::preview_without_model(*provider_, request, cancel);
+}
+
 bool EngineHost::has_model() const {
   std::lock_guard lock(mu_);
   return generator_ != nullptr;

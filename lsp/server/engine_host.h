@@ -45,6 +45,11 @@ class EngineHost {
   assist::Completer* completer();
   assist::Generator* generator();
 
+  // Worker thread only: what a completion for `request` would send to the model (with the
+  // window or repository provider; counted approximately when no model is loaded).
+  Result<assist::ContextPreview> preview_context(const assist::CompletionRequest& request,
+                                                 const assist::CancelToken& cancel);
+
   bool has_model() const;
   // The model's description, or why there is none.
   std::string describe() const;

@@ -175,7 +175,7 @@ void LspServer::on_initialize(const Json& params, Reply reply) {
       {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
       {"inlineCompletionProvider", true},
       {"completionProvider", {{"resolveProvider", false}}},
-      {"executeCommandProvider", {{"commands", {"moecode.status", "moecode.insertCompletion"}}}},
+      {"executeCommandProvider", {{"commands", {"moecode.status", "moecode.context", "moecode.insertCompletion"}}}},
       {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", true}}}}},
   };
   reply.result(Json{{"capabilities", std::move(caps)},
@@ -407,6 +407,7 @@ void LspServer::finish_completion(const std::shared_ptr<Pending>& p, Result<assi
     }
     ++stats_.n_failed;
     spdlog::error("lsp: completion failed: {}", e.message());
+    status_.last_error = "completion failed: " + e.message();
     p->reply.error(ErrorCode::kRequestFailed, "completion failed: " + e.message());
     return;
   }
@@ -552,6 +553,10 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
     reply.result(Json{
         {"model", host_.describe()},
         {"modelLoaded", host_.has_model()},
+        {"state", status_.model_state},
+        {"backend", config_.backend},
+        {"lastError", status_.last_error},
+        {"indexing", status_json()["indexing"]},
         {"positionEncoding", protocol::encoding_name(encoding_)},
         {"config", config_.to_json()},
         {"documents", docs},
@@ -570,6 +575,20 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
           {"lastMs", stats_.last_ms},
           {"format", stats_.last_format}}},
     });
+    return;
+  }
+  if (p->command == "moecode.context") {
+    // arguments: [{"textDocument": {"uri"}, "position": {...}}]
+    if (p->arguments.empty()) {
+      reply.error(ErrorCode::kInvalidParams, "moecode.context: expected [{textDocument, position}]");
+      return;
+    }
+    auto pos = protocol::decode_text_document_position(p->arguments[0]);
+    if (!pos.ok()) {
+      reply.error(ErrorCode::kInvalidParams, "moecode.context arguments[0]: " + pos.error().message());
+      return;
+    }
+    start_context_preview(*pos, std::move(reply), ctx);
     return;
   }
   if (p->command == "moecode.insertCompletion") {
@@ -593,6 +612,57 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
   reply.error(ErrorCode::kInvalidParams, "unknown command '" + p->command + "'");
 }
 
+void LspServer::start_context_preview(const protocol::TextDocumentPositionParams& pos, Reply reply,
+                                      const RequestContext& ctx) {
+  auto doc = documents_.get(pos.uri);
+  if (!doc) {
+    reply.error(ErrorCode::kInvalidParams, "document not open: " + pos.uri);
+    return;
+  }
+  auto offset = protocol::to_offset(*doc->text, pos.position, encoding_);
+  if (!offset.ok()) {
+    reply.error(ErrorCode::kInvalidParams, "params.position: " + offset.error().message());
+    return;
+  }
+  assist::CompletionRequest req;
+  req.context.uri = pos.uri;
+  req.context.path = protocol::uri_to_path(pos.uri).value_or("");
+  req.context.language_id = doc->language_id;
+  req.context.text = doc->text;
+  req.context.cursor = *offset;
+  req.options.max_tokens = config_.max_tokens;
+  req.options.context_budget = config_.context_budget;
+  auto holder = std::make_shared<Reply>(std::move(reply));
+  std::weak_ptr<LspServer> weak = weak_from_this();
+  jsonrpc::Executor* loop = &loop_;
+  EngineHost* host = &host_;
+  const uint64_t job = host_.scheduler().submit(
+      assist::Priority::kCommand,
+      [weak, loop, host, holder, req = std::move(req)](const engine::CancelToken& token, bool dropped) {
+        Result<assist::ContextPreview> r = make_error(moecode::ErrorCode::kCancelled, "cancelled");
+        if (!dropped && !token.cancelled()) r = host->preview_context(req, token);
+        loop->post([weak, holder, uri = req.context.uri, r = std::move(r)]() mutable {
+          if (!weak.lock() || holder->done()) return;
+          if (!r.ok()) {
+            const bool cancelled = r.error().code() == moecode::ErrorCode::kCancelled;
+            holder->error(cancelled ? ErrorCode::kRequestCancelled : ErrorCode::kRequestFailed,
+                          "moecode.context: " + r.error().message());
+            return;
+          }
+          holder->result(Json{{"uri", uri},
+                              {"format", r->format},
+                              {"tokens", r->n_tokens},
+                              {"budget", r->budget},
+                              {"approximate", r->approximate},
+                              {"snippets", r->context.snippets.size()},
+                              {"text", assist::describe_preview(*r)},
+                              {"prompt", r->prompt.render()}});
+        });
+      },
+      ctx.cancel());
+  ctx.on_cancel([host, job] { host->scheduler().cancel(job); });
+}
+
 void LspServer::load_model() {
   ModelSpec spec;
   spec.path = !options_.cli_model.empty() ? options_.cli_model
@@ -600,20 +670,45 @@ void LspServer::load_model() {
                                           : options_.default_model;
   spec.backend = config_.backend;
   spec.threads = config_.threads;
+  const uint64_t load = ++n_model_loads_;
+  status_.model_state = "loading";
+  status_.model_message = spec.path;
+  publish_status();
   std::weak_ptr<LspServer> weak = weak_from_this();
   jsonrpc::Executor* loop = &loop_;
-  host_.ensure_model(spec, [weak, loop](const Status& st) {
-    if (st.ok()) return;
-    const std::string msg = st.error().message();
-    loop->post([weak, msg] {
+  host_.ensure_model(spec, [weak, loop, load, no_path = spec.path.empty()](const Status& st) {
+    const std::string msg = st.ok() ? std::string() : st.error().message();
+    loop->post([weak, msg, load, no_path, ok = st.ok()] {
       auto self = weak.lock();
-      if (!self || self->shown_model_error_ == msg) return;
+      if (!self) return;
+      if (load == self->n_model_loads_) {
+        self->status_.model_state = ok ? "ready" : no_path ? "noModel" : "error";
+        self->status_.model_message = ok ? std::string() : msg;
+        self->publish_status();
+      }
+      if (ok || self->shown_model_error_ == msg) return;
       self->shown_model_error_ = msg;
       self->show_message(MessageType::kError,
                          "moecode: completions are off: " + msg +
                              " (set moecode.model, pass -m FILE.gguf, or run scripts/setup for the default model)");
     });
   });
+}
+
+Json LspServer::status_json() const {
+  Json indexing{{"active", status_.indexing}, {"message", status_.index_message}};
+  if (status_.index_percentage >= 0) indexing["percentage"] = status_.index_percentage;
+  return Json{{"state", status_.model_state},
+              {"model", status_.model_state == "ready" ? host_.describe() : status_.model_message},
+              {"backend", config_.backend},
+              {"message", status_.model_state == "ready" ? std::string() : status_.model_message},
+              {"indexing", std::move(indexing)},
+              {"lastError", status_.last_error}};
+}
+
+void LspServer::publish_status() {
+  if (state_ != State::kRunning) return;
+  endpoint_->notify("moecode/status", status_json());
 }
 
 void LspServer::start_indexing() {
@@ -625,9 +720,21 @@ void LspServer::start_indexing() {
   }
   if (paths.empty()) return;
   index_cancel_ = engine::CancelToken();
-  auto run = [ep = endpoint_, index = index_, paths, cancel = index_cancel_](std::string token) {
+  std::weak_ptr<LspServer> self_weak = weak_from_this();
+  jsonrpc::Executor* loop = &loop_;
+  auto run = [ep = endpoint_, index = index_, paths, cancel = index_cancel_, self_weak, loop](std::string token) {
     auto progress = [&](const Json& value) {
       if (!token.empty()) ep->notify("$/progress", Json{{"token", token}, {"value", value}});
+      // The same news, for the editor's status item (on the I/O thread).
+      loop->post([self_weak, value] {
+        auto self = self_weak.lock();
+        if (!self) return;
+        const std::string kind = value.value("kind", "");
+        self->status_.indexing = kind != "end";
+        self->status_.index_message = value.value("message", "");
+        self->status_.index_percentage = kind == "end" ? 100 : value.value("percentage", -1);
+        self->publish_status();
+      });
     };
     progress(Json{{"kind", "begin"}, {"title", "moecode: indexing"}, {"cancellable", true}, {"message", "starting"}});
     const std::string summary = index->index_folders(
@@ -673,6 +780,7 @@ void LspServer::log_message(MessageType type, const std::string& message) {
 
 void LspServer::show_message(MessageType type, const std::string& message) {
   if (type == MessageType::kError) {
+    status_.last_error = message;
     spdlog::error("lsp: {}", message);
   } else {
     spdlog::warn("lsp: {}", message);

@@ -106,9 +106,14 @@ class LspServer : public std::enable_shared_from_this<LspServer> {
   void apply_config(const protocol::Json& settings, const char* source);
   void on_did_change_workspace_folders(const protocol::Json& params);
   void on_execute_command(const protocol::Json& params, jsonrpc::Reply reply, const jsonrpc::RequestContext& ctx);
+  void start_context_preview(const protocol::TextDocumentPositionParams& pos, jsonrpc::Reply reply,
+                             const jsonrpc::RequestContext& ctx);
   void start_indexing();
   void stop_indexing();
   void load_model();
+  // moecode/status: what the editor shows (model state, indexing, last error).
+  protocol::Json status_json() const;
+  void publish_status();
   // messages to the user
   void log_message(protocol::MessageType type, const std::string& message);
   void show_message(protocol::MessageType type, const std::string& message);
@@ -133,6 +138,17 @@ class LspServer : public std::enable_shared_from_this<LspServer> {
   CompletionStats stats_;
   std::string shown_model_error_;
   bool exited_ = false;
+
+  struct StatusState {
+    std::string model_state = "loading";  // "loading" | "ready" | "noModel" | "error"
+    std::string model_message;            // the model file, or why there is none
+    bool indexing = false;
+    std::string index_message;
+    int index_percentage = -1;
+    std::string last_error;
+  };
+  StatusState status_;
+  uint64_t n_model_loads_ = 0;  // only the latest load's outcome updates status_
 
   std::thread index_thread_;
   engine::CancelToken index_cancel_;

@@ -59,7 +59,7 @@ test('lifecycle: initialize advertises the capabilities; shutdown + exit ends wi
   assert.equal(caps.textDocumentSync.openClose, true);
   assert.equal(caps.inlineCompletionProvider, true);
   assert.ok(caps.completionProvider);
-  assert.deepEqual(caps.executeCommandProvider.commands, ['moecode.status', 'moecode.insertCompletion']);
+  assert.deepEqual(caps.executeCommandProvider.commands, ['moecode.status', 'moecode.context', 'moecode.insertCompletion']);
   assert.equal(result.serverInfo.name, 'moecode');
   assert.equal(await shutdownAndExit(server), 0);
   assert.doesNotMatch(server.stderr(), /AddressSanitizer|runtime error/);
@@ -268,6 +268,67 @@ test('work-done progress reports workspace indexing; insertCompletion applies an
   assert.equal(applied.edit.changes[URI][0].newText, '\n    return a + b');
   assert.equal(await shutdownAndExit(server), 0);
   fs.rmSync(dir, { recursive: true });
+});
+
+test('moecode/status tells the editor the model state and indexing; moecode.context shows the prompt', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moecode-e2e-'));
+  fs.writeFileSync(path.join(dir, 'billing.py'), 'def total(items):\n    return sum(items)\n');
+  fs.writeFileSync(path.join(dir, 'report.py'), 'from billing import total\n\nprint(total([1, 2]))\n');
+  const server = startServer(ADD_SCRIPT);
+  const statuses = [];
+  server.connection.onNotification('moecode/status', (p) => statuses.push(p));
+  await initialized(server, {}, undefined, [{ uri: pathToFileURL(dir).href, name: 'tmp' }]);
+  // The scripted generator is installed before the session starts: the model is ready at once;
+  // indexing ends with its summary.
+  await waitFor(() => statuses.some((s) => s.indexing.active === false && /indexed/.test(s.indexing.message)));
+  const last = statuses.at(-1);
+  assert.equal(last.state, 'ready');
+  assert.equal(last.model, 'scripted generator');
+  assert.equal(last.backend, 'cpu');
+  assert.equal(last.indexing.percentage, 100);
+  assert.ok(statuses.some((s) => s.indexing.active === true), 'indexing was reported as active first');
+
+  const uri = pathToFileURL(path.join(dir, 'report.py')).href;
+  const text = 'from billing import total\n\nprint(total([1, 2]))\n';
+  await open(server, text, uri);
+  const ctx = await server.connection.sendRequest(lsp.ExecuteCommandRequest.type, {
+    command: 'moecode.context', arguments: [{ textDocument: { uri }, position: { line: 2, character: 6 } }],
+  });
+  assert.equal(ctx.uri, uri);
+  assert.ok(ctx.tokens > 0 && ctx.tokens <= ctx.budget, JSON.stringify(ctx));
+  // The definition from the other file, then the document with the cursor marked.
+  assert.match(ctx.text, /def total\(items\)/);
+  assert.ok(ctx.text.includes('print(<CURSOR>total([1, 2]))'), ctx.text);
+  assert.ok(ctx.prompt.includes('def total(items)'));
+  const st = await server.connection.sendRequest(lsp.ExecuteCommandRequest.type, { command: 'moecode.status' });
+  assert.equal(st.state, 'ready');
+  assert.equal(st.indexing.active, false);
+  await assert.rejects(server.connection.sendRequest(lsp.ExecuteCommandRequest.type, {
+    command: 'moecode.context', arguments: [{ textDocument: { uri: 'file:///nope.py' }, position: { line: 0, character: 0 } }],
+  }), /document not open/);
+  assert.equal(await shutdownAndExit(server), 0);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('moecode/status without a model says so, and the context is still shown (approximate count)', async () => {
+  const bad = path.join(os.tmpdir(), `moecode-e2e-bad-${process.pid}.gguf`);
+  fs.writeFileSync(bad, 'this is not a GGUF file');
+  const server = startServer({ model: bad });
+  const statuses = [];
+  server.connection.onNotification('moecode/status', (p) => statuses.push(p));
+  await initialized(server);
+  await waitFor(() => statuses.some((s) => s.state === 'error'));
+  const err = statuses.find((s) => s.state === 'error');
+  assert.match(err.message, /moecode-e2e-bad/);
+  assert.equal(statuses[0].state, 'loading');
+  await open(server, 'def add(a, b):\n    return a + b\n');
+  const ctx = await server.connection.sendRequest(lsp.ExecuteCommandRequest.type, {
+    command: 'moecode.context', arguments: [{ textDocument: { uri: URI }, position: { line: 1, character: 4 } }],
+  });
+  assert.equal(ctx.approximate, true);
+  assert.ok(ctx.text.includes('    <CURSOR>return a + b'), ctx.text);
+  assert.equal(await shutdownAndExit(server), 0);
+  fs.rmSync(bad);
 });
 
 test('hostile input over the wire: the server answers errors and keeps serving', async () => {
