@@ -302,6 +302,9 @@ end
 
 --- The entry whose buffers include `bufnr` (nil when none).
 function M.entry_of(bufnr)
+  if bufnr == nil or bufnr == 0 then
+    bufnr = vim.api.nvim_get_current_buf()
+  end
   for _, entry in pairs(entries) do
     if entry.buffers[bufnr] then
       return entry
@@ -312,6 +315,9 @@ end
 
 --- The initialized client serving `bufnr`, or nil.
 function M.get(bufnr)
+  if bufnr == nil or bufnr == 0 then
+    bufnr = vim.api.nvim_get_current_buf()
+  end
   local entry = M.entry_of(bufnr)
   local client = entry and client_of(entry)
   if client and client.initialized and vim.lsp.buf_is_attached(bufnr, client.id) then

@@ -64,11 +64,11 @@ function M.context()
     return nil
   end
   local r = resp.result or {}
-  local header = string.format('# moecode context for %s: %s tokens of %s (format %s)',
-    vim.fn.fnamemodify(api.nvim_buf_get_name(bufnr), ':~:.'), tostring(r.tokens), tostring(r.budget),
-    tostring(r.format))
-  local lines = { header, '' }
-  vim.list_extend(lines, util.split_lines(r.text or ''))
+  local lines = util.split_lines(r.text or '')
+  if not r.text or r.text == '' then
+    lines = { string.format('# moecode: no context text (%s tokens of %s, format %s)', tostring(r.tokens),
+      tostring(r.budget), tostring(r.format)) }
+  end
   return scratch('moecode://context', lines, nil)
 end
 

@@ -231,6 +231,9 @@ local function show(bufnr, items, row, col)
   vim.cmd('doautocmd <nomodeline> User MoecodeSuggestion')
 end
 
+-- For the tests: shows `items` ({ text, tail }) as if a server had sent them.
+M._show = show
+
 --- Asks the server for a suggestion at the cursor of the current window (`bufnr` must be
 --- its buffer). `kind`: 1 invoked (a key), 2 automatic (typing).
 function M.request(bufnr, kind)
@@ -334,25 +337,25 @@ local function follow(bufnr, st)
     return false
   end
   local typed = line:sub(s.col + 1, col)
-  local rest = remaining(s)
-  if #typed >= #rest or rest:sub(1, #typed) ~= typed then
-    return false
-  end
   if line ~= s.line:sub(1, s.col) .. typed .. s.line:sub(s.col + 1) then
     return false -- the cursor moved over text that was already there
   end
-  s.consumed = s.consumed .. typed
-  -- Items that disagree with what was typed go.
+  local consumed = s.consumed .. typed
+  -- Items that disagree with what was typed (or that it completes) go; the current one
+  -- stays current when it agrees.
   local keep, index = {}, 1
   for i, item in ipairs(s.items) do
-    if item.text:sub(1, #s.consumed) == s.consumed and #item.text > #s.consumed then
+    if item.text:sub(1, #consumed) == consumed and #item.text > #consumed then
       keep[#keep + 1] = item
       if i == s.index then
         index = #keep
       end
     end
   end
-  s.items, s.index = keep, index
+  if #keep == 0 then
+    return false
+  end
+  s.items, s.index, s.consumed = keep, index, consumed
   s.col = col
   draw(bufnr, st)
   return true
@@ -472,7 +475,7 @@ function M.cycle(delta)
   end
   local s = st.s
   if #s.items < 2 then
-    return false
+    return true -- nothing to cycle through, but the key did its job
   end
   s.index = (s.index - 1 + delta) % #s.items + 1
   draw(bufnr, st)

@@ -14,7 +14,9 @@ local GROUP = 'moecode'
 -- with other keys removes the old ones.
 local mapped = {}
 
--- The actions behind the keymaps; `fallback` sends the key on when there was nothing to do.
+-- The actions behind the keymaps; each returns true when it did something. When one did
+-- nothing, the key does what it does without the plugin (<Tab>, <C-]>...), except Alt
+-- chords: unmapped, they leave insert mode, which nobody pressing them wants.
 local actions = {
   accept = function() return ghost.accept('all') end,
   accept_word = function() return ghost.accept('word') end,
@@ -35,8 +37,9 @@ local function map_buffer(bufnr)
   local now = {}
   for name, lhs in pairs(opts.keymaps) do
     if lhs and actions[name] and (not ghost.native() or native_actions[name]) then
+      local alt = lhs:lower():find('^<[ma]%-') ~= nil
       vim.keymap.set('i', lhs, function()
-        if not actions[name]() then
+        if not actions[name]() and not alt then
           api.nvim_feedkeys(api.nvim_replace_termcodes(lhs, true, false, true), 'n', false)
         end
       end, { buffer = bufnr, silent = true, desc = 'moecode: ' .. name:gsub('_', ' ') })
