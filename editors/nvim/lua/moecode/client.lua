@@ -136,7 +136,9 @@ local function on_crash(entry, code, signal)
       return
     end
     entry.restarts = entry.restarts + 1
-    launch(entry)
+    if not launch(entry) and next(entry.buffers) ~= nil then
+      on_crash(entry, 'none (it did not start)', 'none') -- e.g. the binary is being rebuilt: try again later
+    end
   end, delay)
 end
 
