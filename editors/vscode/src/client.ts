@@ -54,6 +54,7 @@ export class MoecodeClient implements vscode.Disposable {
   private shownErrors_ = new Set<string>();
   private progress_ = new Map<string | number, { title: string; message: string; percentage?: number }>();
   private lastStderr_ = '';
+  private readonly failed_ = new WeakSet<MoecodeLanguageClient>();
   private readonly disposables_: vscode.Disposable[] = [];
 
   constructor(
@@ -151,15 +152,24 @@ export class MoecodeClient implements vscode.Disposable {
     try {
       await client.start();
     } catch (e) {
-      if (this.client_ !== client || this.status_.inputs.phase !== 'starting') return;  // the crash path took over
+      if (this.client_ !== client) return;
       const exit = await this.process_?.ended(500);
+      if (exit?.signal) return;  // crashed while starting: onClosed() restarts it
+      await new Promise((r) => setTimeout(r, 50));  // onClosed() reports an exit with the server's own words
       const detail = [e instanceof Error ? e.message : String(e), exit ? describeExit(exit) : '', this.lastStderr_]
         .filter((x) => x !== '')
         .join('; ');
-      this.output_.error(`the server did not start: ${detail}`);
-      this.status_.update({ phase: 'startFailed', phaseDetail: detail });
-      this.tellOnce(`moecode: the server did not start: ${detail}`, 'error', 'Show Log');
+      this.reportStartFailure(client, detail);
     }
+  }
+
+  // Once per client: the server did not come up, and restarting it would not help.
+  private reportStartFailure(client: MoecodeLanguageClient, detail: string): void {
+    if (this.client_ !== client || this.failed_.has(client)) return;
+    this.failed_.add(client);
+    this.output_.error(`the server did not start: ${detail}`);
+    this.status_.update({ phase: 'startFailed', phaseDetail: detail });
+    this.tellOnce(`moecode: the server did not start: ${detail}`, 'error', 'Show Log');
   }
 
   private createClient(binary: string): MoecodeLanguageClient {
@@ -224,11 +234,9 @@ export class MoecodeClient implements vscode.Disposable {
     const how = describeExit(exit);
     // A server that exits by itself with a status before it ever ran is misconfigured
     // (bad moecode.args, unreadable model...): restarting it would only fail again.
+    if (this.failed_.has(client)) return { action: CloseAction.DoNotRestart, handled: true };
     if (!wasRunning && exit && exit.signal === null) {
-      const detail = `${how}${this.lastStderr_ ? `: ${this.lastStderr_}` : ''}`;
-      this.output_.error(`the server did not start: ${detail}`);
-      this.status_.update({ phase: 'startFailed', phaseDetail: detail });
-      this.tellOnce(`moecode: the server did not start (${detail}).`, 'error', 'Show Log');
+      this.reportStartFailure(client, `${how}${this.lastStderr_ ? `: ${this.lastStderr_}` : ''}`);
       return { action: CloseAction.DoNotRestart, handled: true, message: `the moecode server ended (${how})` };
     }
     const d = this.policy.crashed();

@@ -52,7 +52,8 @@ async function showContext(ctx: CommandContext): Promise<vscode.TextDocument | u
 
 async function showStatus(ctx: CommandContext): Promise<vscode.TextDocument> {
   const v = ctx.status.view;
-  const lines = [`moecode: ${v.text.replace(/\$\([^)]*\)\s*/g, '')}`, '', `Why: ${v.reason}`, '', v.tooltip.replace(/\nClick for details\.$/, '')];
+  const details = v.tooltip.split('\n').slice(1).filter((l) => l !== 'Click for details.');
+  const lines = [v.text.replace(/\$\([^)]*\)\s*/g, ''), '', `Why: ${v.reason}`, ...details];
   lines.push('', `Inline requests: ${JSON.stringify(ctx.inline.stats)}`);
   if (ctx.client.running) {
     try {

@@ -57,7 +57,8 @@ export interface Session {
 }
 
 // Activates the extension with `settings` (moecode.* keys without the prefix) in a clean stub.
-export async function activate(settings: Record<string, unknown>, folder?: string): Promise<Session> {
+// `extensionModule`: another copy of out/src/extension.js (the packaged one).
+export async function activate(settings: Record<string, unknown>, folder?: string, extensionModule = '../../src/extension'): Promise<Session> {
   stub.resetSettings();
   stub.state.messages.length = 0;
   stub.state.documents.length = 0;
@@ -67,7 +68,7 @@ export async function activate(settings: Record<string, unknown>, folder?: strin
   stub.state.workspaceFolders = folder ? [{ uri: vscode.Uri.file(folder), name: path.basename(folder), index: 0 }] : undefined;
   for (const [k, v] of Object.entries(settings)) stub.setSetting(k.includes('.') && !k.startsWith('trace') ? k : `moecode.${k}`, v);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ext = require('../../src/extension') as typeof import('../../src/extension');
+  const ext = require(extensionModule) as typeof import('../../src/extension');
   const ctx = stub.context();
   const api = ext.activate(ctx);
   await api.ready;
