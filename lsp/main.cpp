@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   moecode::cli::add_logits_command(app);
   moecode::cli::add_bench_command(app);
   moecode::cli::add_tokenize_command(app);
+  moecode::cli::add_fix_command(app);
+  moecode::cli::add_translate_command(app);
 
   CLI11_PARSE(app, argc, argv);
   if (app.get_subcommands().empty()) {

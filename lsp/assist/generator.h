@@ -13,15 +13,20 @@
 #include <string_view>
 #include <vector>
 
+#include "moecode/engine/model.h"
 #include "moecode/engine/result.h"
 #include "moecode/engine/session.h"
 
 namespace moecode::assist {
 
 using engine::CancelToken;
+using engine::ChatMessage;
 
 struct PromptPart {
-  enum class Kind { kText, kSpecial };
+  // kText: tokenized as plain text. kSpecial: one control token, by its text. kMarkup: a chat
+  // template's own text, in which control tokens ("<|im_start|>") are recognised; never
+  // holds text that came from a document or a model.
+  enum class Kind { kText, kSpecial, kMarkup };
   Kind kind = Kind::kText;
   std::string text;
 };
@@ -38,6 +43,9 @@ struct Prompt {
     }
   }
   void add_special(std::string text) { parts.push_back({PromptPart::Kind::kSpecial, std::move(text)}); }
+  void add_markup(std::string text) {
+    if (!text.empty()) parts.push_back({PromptPart::Kind::kMarkup, std::move(text)});
+  }
   // All parts concatenated (special tokens as their text): what a text-only API receives.
   std::string render() const {
     std::string out;
@@ -94,6 +102,17 @@ class Generator {
   // an error with ErrorCode::kCancelled.
   virtual Result<Generation> generate(const Prompt& prompt, const GenerationOptions& options,
                                       const StreamFn& on_piece, const CancelToken& cancel) = 0;
+
+  // The prompt of a chat in the model's template, ending where the assistant's answer
+  // starts. Message contents are kText parts (a document cannot inject a control token).
+  // Default: "role: content" paragraphs, then "assistant:".
+  virtual Prompt chat_prompt(const std::vector<ChatMessage>& messages) const;
+  // Answers a chat (fix, translate, review). Default: generate(chat_prompt(messages)); a
+  // remote client sends the messages to a chat endpoint instead.
+  virtual Result<Generation> chat(const std::vector<ChatMessage>& messages, const GenerationOptions& options,
+                                  const StreamFn& on_piece, const CancelToken& cancel) {
+    return generate(chat_prompt(messages), options, on_piece, cancel);
+  }
 };
 
 }  // namespace moecode::assist

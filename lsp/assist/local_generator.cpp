@@ -66,6 +66,42 @@ bool LocalGenerator::has_special_token(std::string_view text) const {
   return t != engine::kNoToken && tok.is_special(t);
 }
 
+Prompt LocalGenerator::chat_prompt(const std::vector<ChatMessage>& messages) const {
+  // The template is rendered around placeholders, which are then replaced by the contents as
+  // text parts: the template's control tokens are parsed, the contents' never are.
+  auto placeholder = [](size_t i) { return "\x1f@moecode-message-" + std::to_string(i) + "@\x1f"; };
+  std::vector<ChatMessage> shells = messages;
+  for (size_t i = 0; i < shells.size(); ++i) shells[i].content = placeholder(i);
+  std::string rendered = model_->apply_chat_template(shells, /*add_assistant_prefix=*/true);
+  // The BOS the template may write is added by generate() when the model wants one.
+  const engine::Tokenizer& tok = model_->tokenizer();
+  if (tok.special().bos != engine::kNoToken) {
+    const std::string bos = tok.piece(tok.special().bos, true);
+    if (!bos.empty() && rendered.starts_with(bos)) rendered.erase(0, bos.size());
+  }
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (rendered.find(placeholder(i)) != std::string::npos) continue;
+    // A template without a system role: the system text goes before the first user message.
+    if (messages.size() > 1 && messages[0].role == "system" && messages[1].role == "user") {
+      std::vector<ChatMessage> merged(messages.begin() + 1, messages.end());
+      merged[0].content = messages[0].content + "\n\n" + merged[0].content;
+      return chat_prompt(merged);
+    }
+    return Generator::chat_prompt(messages);
+  }
+  Prompt p;
+  size_t pos = 0;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string ph = placeholder(i);
+    const size_t at = rendered.find(ph, pos);
+    p.add_markup(rendered.substr(pos, at - pos));
+    p.add_text(messages[i].content);
+    pos = at + ph.size();
+  }
+  p.add_markup(rendered.substr(pos));
+  return p;
+}
+
 Result<Generation> LocalGenerator::generate(const Prompt& prompt, const GenerationOptions& options,
                                             const StreamFn& on_piece, const CancelToken& cancel) {
   const engine::Tokenizer& tok = model_->tokenizer();
@@ -80,7 +116,8 @@ Result<Generation> LocalGenerator::generate(const Prompt& prompt, const Generati
       }
       tokens.push_back(t);
     } else {
-      const auto ids = tok.encode(part.text, false, false);
+      const bool markup = part.kind == PromptPart::Kind::kMarkup;
+      const auto ids = tok.encode(part.text, false, /*parse_special=*/markup);
       tokens.insert(tokens.end(), ids.begin(), ids.end());
     }
   }

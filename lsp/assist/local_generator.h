@@ -36,6 +36,7 @@ class LocalGenerator final : public Generator {
   bool has_special_token(std::string_view text) const override;
   Result<Generation> generate(const Prompt& prompt, const GenerationOptions& options, const StreamFn& on_piece,
                               const CancelToken& cancel) override;
+  Prompt chat_prompt(const std::vector<ChatMessage>& messages) const override;
 
  private:
   LocalGenerator(std::shared_ptr<engine::Model> model, std::unique_ptr<engine::Session> session,

@@ -25,6 +25,11 @@ void add_bench_command(CLI::App& app);
 // `moecode tokenize` and `moecode detokenize`.
 void add_tokenize_command(CLI::App& app);
 
+// `moecode fix FILE --line N`: a fix (or rewrite) of the code around a line, as a diff.
+void add_fix_command(CLI::App& app);
+// `moecode translate --to LANG SRC`: a translation, unit by unit.
+void add_translate_command(CLI::App& app);
+
 // `moecode serve`: the language server (serve_cmd.cpp).
 void add_serve_command(CLI::App& app);
 

@@ -1,0 +1,176 @@
+// Shared set-up of the assist commands (see assist_args.h).
+#include "lsp/cli/assist_args.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lsp/assist/local_generator.h"
+#include "lsp/assist/scripted_generator.h"
+#include "lsp/cli/model_path.h"
+#include "lsp/cli/repo_context.h"
+#include "lsp/workspace/ignore.h"
+
+namespace moecode::cli {
+
+namespace fs = std::filesystem;
+
+void add_assist_options(CLI::App* cmd, AssistArgs& args) {
+  add_engine_options(cmd, args.engine, /*with_chat_template=*/true);
+  cmd->add_option("--scripted-generator", args.scripted, "Answer from a JSON script instead of a model (tests)");
+  cmd->add_option("--root", args.root, "Workspace root (default: the git work tree, else the current directory)");
+  cmd->add_option("--max-tokens", args.max_tokens, "Tokens the model may generate per answer")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--temperature", args.temperature, "Sampling temperature (0: greedy)")->check(CLI::Range(0.0, 5.0));
+  cmd->add_flag("--show-reasoning", args.show_reasoning, "Print the model's reasoning (<think>...</think>) on stderr");
+  cmd->add_flag("--no-context", args.no_context, "No repository context (does not index the workspace)");
+}
+
+Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::kNotFound, "scripted generator file '" + path + "' not found");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (!j.is_object()) return make_error(ErrorCode::kCorrupt, "scripted generator file '" + path + "': not a JSON object");
+  assist::Script s;
+  try {
+    for (const auto& r : j.value("replies", nlohmann::json::array())) {
+      s.replies.push_back({r.value("match", ""), r.value("text", "")});
+    }
+    s.fallback = j.value("fallback", "");
+    s.token_delay_ms = j.value("tokenDelayMs", 0);
+    s.prompt_delay_ms = j.value("promptDelayMs", 0);
+    s.fim = j.value("fim", false);
+    s.n_ctx = j.value("nCtx", s.n_ctx);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kCorrupt, "scripted generator file '" + path + "': " + e.what());
+  }
+  return std::unique_ptr<assist::Generator>(std::make_unique<assist::ScriptedGenerator>(std::move(s)));
+}
+
+Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args) {
+  if (!args.scripted.empty()) return load_scripted_generator(args.scripted);
+  MOE_TRY(std::string path, resolve_model_path(args.engine.model));
+  assist::LocalGeneratorOptions lo;
+  lo.n_threads = args.engine.threads;
+  lo.n_ctx = args.engine.ctx;
+  lo.n_batch = 256;  // nothing to cancel mid-prompt on the command line
+  return assist::load_local_generator(path, lo);
+}
+
+Result<std::string> workspace_root(const AssistArgs& args, const std::string& near) {
+  std::error_code ec;
+  if (!args.root.empty()) {
+    const fs::path root = fs::canonical(args.root, ec);
+    if (ec || !fs::is_directory(root)) {
+      return make_error(ErrorCode::kNotFound, "--root '" + args.root + "' is not a directory");
+    }
+    return root.string();
+  }
+  fs::path start = fs::absolute(near.empty() ? fs::path(".") : fs::path(near), ec);
+  if (!fs::is_directory(start, ec)) start = start.parent_path();
+  const std::string git = workspace::enclosing_git_worktree(start.string());
+  const fs::path root = fs::canonical(git.empty() ? fs::current_path() : fs::path(git), ec);
+  if (ec) return make_error(ErrorCode::kIo, "cannot resolve the workspace root: " + ec.message());
+  return root.string();
+}
+
+Result<std::string> path_inside(const std::string& root, const std::string& path) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(path, ec);
+  if (ec) return make_error(ErrorCode::kInvalidArgument, "bad path '" + path + "': " + ec.message());
+  // weakly_canonical resolves symbolic links of the part that exists, then "." and "..".
+  const fs::path real = fs::weakly_canonical(abs, ec);
+  if (ec) return make_error(ErrorCode::kInvalidArgument, "bad path '" + path + "': " + ec.message());
+  const fs::path base = fs::weakly_canonical(root, ec);
+  const std::string r = base.string();
+  const std::string p = real.string();
+  const bool inside = p == r || (p.size() > r.size() && p.compare(0, r.size(), r) == 0 &&
+                                 (r.back() == '/' || p[r.size()] == '/'));
+  if (!inside) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "refusing '" + path + "': it is outside the workspace " + r + " (resolves to " + p + ")");
+  }
+  return p;
+}
+
+namespace {
+
+// The index and the provider over it, alive together.
+class WorkspaceContext final : public assist::ContextProvider {
+ public:
+  WorkspaceContext(std::shared_ptr<RepoContextRegistry> registry, std::shared_ptr<SymbolWorkspaceIndex> index)
+      : registry_(std::move(registry)), index_(std::move(index)), provider_(registry_) {}
+  Result<assist::CompletionContext> gather(const assist::ContextRequest& request, const assist::TokenCounter& count,
+                                           const engine::CancelToken& cancel) override {
+    return provider_.gather(request, count, cancel);
+  }
+
+ private:
+  std::shared_ptr<RepoContextRegistry> registry_;
+  std::shared_ptr<SymbolWorkspaceIndex> index_;
+  RepoContextProvider provider_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<assist::ContextProvider>> index_workspace(const std::string& root, bool verbose) {
+  auto registry = std::make_shared<RepoContextRegistry>();
+  auto index = std::make_shared<SymbolWorkspaceIndex>(registry);
+  const std::string summary = index->index_folders({root}, nullptr, engine::CancelToken());
+  if (!index->index()) return make_error(ErrorCode::kIo, summary);
+  if (verbose) fmt::print(stderr, "moecode: {} ({})\n", summary, root);
+  return std::unique_ptr<assist::ContextProvider>(std::make_unique<WorkspaceContext>(registry, index));
+}
+
+Result<std::string> read_source_file(const std::string& path, size_t max_bytes) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return make_error(ErrorCode::kNotFound, "'" + path + "' is not a file");
+  const auto size = fs::file_size(path, ec);
+  if (ec) return make_error(ErrorCode::kIo, "cannot read '" + path + "': " + ec.message());
+  if (size > max_bytes) {
+    return make_error(ErrorCode::kOutOfRange, fmt::format("'{}' is {} bytes, more than the {} this command reads", path,
+                                                          size, max_bytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kIo, "cannot open '" + path + "'");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find('\0') != std::string::npos) return make_error(ErrorCode::kUnsupported, "'" + path + "' is a binary file");
+  return text;
+}
+
+Status write_file_atomic(const std::string& path, const std::string& text) {
+  const fs::path target(path);
+  const fs::path tmp = target.parent_path() / ("." + target.filename().string() + ".moecode-tmp-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return make_error(ErrorCode::kIo, "cannot write '" + tmp.string() + "'");
+    out << text;
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      return make_error(ErrorCode::kIo, "cannot write '" + path + "' (disk full?)");
+    }
+  }
+  // Keep the permissions of a file that exists.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) ::chmod(tmp.c_str(), st.st_mode & 07777);
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return make_error(ErrorCode::kIo, "cannot replace '" + path + "': " + ec.message());
+  }
+  return Status::ok_status();
+}
+
+}  // namespace moecode::cli

@@ -1,0 +1,59 @@
+// What `moecode fix`, `translate` and `review` share: the generator they ask (the local model,
+// or a scripted one for tests), the workspace root, keeping written files inside it, and the
+// repository context of the root (the tree-sitter index and the packer behind a
+// ContextProvider). Used on the command's thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "lsp/assist/context.h"
+#include "lsp/assist/generator.h"
+#include "lsp/cli/engine_args.h"
+#include "moecode/engine/result.h"
+
+namespace moecode::cli {
+
+struct AssistArgs {
+  EngineArgs engine;
+  std::string scripted;       // --scripted-generator FILE (tests): answers without a model
+  std::string root;           // --root DIR (default: the git work tree, else the current dir)
+  int max_tokens = 0;         // 0: the command's default
+  float temperature = 0.0f;
+  bool show_reasoning = false;  // print the model's <think> text on stderr
+  bool no_context = false;      // no repository context (no indexing)
+};
+
+// Adds -m/-t/-c, --scripted-generator, --root, --max-tokens, --temperature, --show-reasoning,
+// --no-context.
+void add_assist_options(CLI::App* cmd, AssistArgs& args);
+
+// The local model (or the scripted generator).
+Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args);
+
+// A ScriptedGenerator's script from a JSON file:
+//   {"replies": [{"match": "...", "text": "..."}], "fallback": "...", "tokenDelayMs": 0,
+//    "promptDelayMs": 0, "fim": false, "nCtx": 8192}
+Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::string& path);
+
+// The workspace root: --root, else the git work tree that holds `near` (a file or folder),
+// else the current directory. Absolute and canonical.
+Result<std::string> workspace_root(const AssistArgs& args, const std::string& near);
+
+// `path` made absolute (relative to the current directory) and checked to lie inside `root`
+// after resolving "..", and symbolic links for the part that exists. Errors name both.
+Result<std::string> path_inside(const std::string& root, const std::string& path);
+
+// The repository context of `root`: indexes it (ignores, secrets and binaries left out) and
+// returns a provider that packs definitions from it. Progress goes to stderr when `verbose`.
+Result<std::unique_ptr<assist::ContextProvider>> index_workspace(const std::string& root, bool verbose);
+
+// The file's text. Errors: missing, unreadable, binary (a NUL byte), or larger than `max_bytes`.
+Result<std::string> read_source_file(const std::string& path, size_t max_bytes = 8u << 20);
+
+// Writes `text` to `path` atomically (a temporary file in the same folder, then rename).
+Status write_file_atomic(const std::string& path, const std::string& text);
+
+}  // namespace moecode::cli
