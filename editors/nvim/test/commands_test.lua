@@ -15,6 +15,29 @@ local function start()
 end
 
 H.run({
+  { 'doc/moecode.txt: :helptags accepts it and finds the tags the docs point to', function()
+    local dir = H.tmpdir()
+    vim.fn.writefile(vim.fn.readfile(H.plugin_dir .. '/doc/moecode.txt'), dir .. '/moecode.txt')
+    local c = H.child()
+    c:cmd('helptags ' .. dir) -- raises on a duplicate tag
+    local tags = {}
+    for _, l in ipairs(vim.fn.readfile(dir .. '/tags')) do
+      tags[l:match('^[^\t]+')] = true
+    end
+    for _, t in ipairs({ 'moecode.txt', 'moecode.setup()', 'moecode-options', 'moecode-settings', 'moecode-keys',
+      ':MoecodeContext', ':MoecodeStatus', ':MoecodeRestart', ':MoecodeToggle', 'moecode-restart', 'moecode-health',
+      'hl-MoecodeSuggestion' }) do
+      H.ok(tags[t], 'tag ' .. t)
+    end
+    -- Every |link| to a moecode tag resolves.
+    local text = table.concat(vim.fn.readfile(dir .. '/moecode.txt'), '\n')
+    for link in text:gmatch('|([^|%s]+)|') do
+      if link:find('moecode', 1, true) or link:find('Moecode', 1, true) then
+        H.ok(tags[link], 'link |' .. link .. '| has a tag')
+      end
+    end
+  end },
+
   { ':MoecodeContext opens a scratch buffer with the packed context of the cursor', function()
     local c = start()
     c:lua([[vim.api.nvim_win_set_cursor(0, { 4, 11 })]]) -- on the 'x'

@@ -166,6 +166,18 @@ H.run({
     H.eq({ 4, 3, 7, 7, 7, 8, { 'a', '', 'b' }, { '' }, '      x' }, r, 'conversions')
   end },
 
+  { 'accept on <Tab>: accepts a suggestion, and is a plain <Tab> when none is shown', function()
+    local c = start({ replies = { { match = 'def add', text = 'return a + b' } } }, nil, "keymaps = { accept = '<Tab>' }")
+    c:cmd('MoecodeToggle off') -- only the trigger key asks
+    c:input('GA<Tab>')
+    c:wait([[return vim.api.nvim_get_current_line() == '    \t']], 3000, 'a tab inserted')
+    c:input('<BS><M-\\>') -- the trigger key right after an edit (the same typeahead)
+    wait_ghost(c, 'return a + b')
+    local line = c:lua([[return vim.api.nvim_get_current_line()]])
+    c:input('<Tab>')
+    c:wait([[return vim.api.nvim_get_current_line() == ...]], 3000, 'accepted with <Tab>', line .. 'return a + b')
+  end },
+
   { ':MoecodeToggle off: no automatic requests; the trigger key still asks', function()
     local c = start({ replies = { { match = 'def add', text = 'return a + b' } } })
     c:cmd('MoecodeToggle off')

@@ -99,5 +99,9 @@ H.run({
     H.ok(tostring(err):find('settings.maxTokens', 1, true), 'error names the key: ' .. tostring(err))
     err = c:lua([[local ok, e = pcall(require('moecode').setup, { settings = { maxTokenz = 1 } }) return e]])
     H.ok(tostring(err):find('maxTokenz', 1, true), 'unknown key named: ' .. tostring(err))
+    err = c:lua([[local ok, e = pcall(require('moecode').setup, { modle = 'x.gguf' }) return e]])
+    H.ok(tostring(err):find("unknown option 'modle'", 1, true), 'unknown option named: ' .. tostring(err))
+    err = c:lua([[local ok, e = pcall(require('moecode').setup, { filetypes = 3 }) return e]])
+    H.ok(tostring(err):find('option filetypes', 1, true), 'bad type named: ' .. tostring(err))
   end },
 })

@@ -81,8 +81,14 @@ local function handlers(entry)
   }
 end
 
+local function is_crash(code, signal)
+  return code ~= 0 or (signal ~= 0 and signal ~= 15) -- Neovim's own test for "quit" warnings
+end
+
 -- Neovim itself warns "Client N quit with exit code C and signal S" on every crash; we
--- tell the user once per streak instead, so that one warning is swallowed.
+-- tell the user once per streak instead, so that warning is swallowed. Called from the
+-- libuv exit callback (no API calls here): Neovim schedules its warning just before
+-- (0.10+) or just after (0.7-0.9) it calls our on_exit, and the filter stays for both.
 local function swallow_quit_warning(client_id)
   local orig = vim.notify
   local function filter(msg, ...)
@@ -95,7 +101,6 @@ local function swallow_quit_warning(client_id)
     return orig(msg, ...)
   end
   vim.notify = filter
-  -- Neovim schedules its warning right after our on_exit returns: restore after it.
   vim.schedule(function()
     vim.schedule(function()
       if vim.notify == filter then
@@ -157,10 +162,9 @@ local function on_exit(entry, client_id, code, signal)
     launch(entry)
     return
   end
-  if intended or not (code ~= 0 or (signal ~= 0 and signal ~= 15)) then
+  if intended or not is_crash(code, signal) then
     return -- :MoecodeRestart, :LspStop, Neovim exiting, or a clean shutdown
   end
-  swallow_quit_warning(client_id)
   on_crash(entry, code, signal)
 end
 
@@ -178,7 +182,10 @@ local function lsp_config(entry)
     capabilities = capabilities(),
     handlers = handlers(entry),
     on_exit = function(code, signal, client_id)
-      -- Called from a libuv callback: do the work on the main loop.
+      -- Called from a libuv callback: only plain Lua here, the work on the main loop.
+      if entry.client_id == client_id and not entry.stopping and is_crash(code, signal) then
+        swallow_quit_warning(client_id)
+      end
       vim.schedule(function()
         on_exit(entry, client_id, code, signal)
       end)

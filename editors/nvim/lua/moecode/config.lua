@@ -57,18 +57,29 @@ M.defaults = {
   restart = { base_ms = 1000, max_ms = 30000, stable_ms = 60000, max_restarts = 8 },
 }
 
+-- Each option's allowed Lua types ('?' suffix: may be nil).
+local option_types = {
+  cmd = 'table?', path = 'string?', args = 'table', cmd_env = 'table?', filetypes = 'table|string',
+  root_markers = 'table', settings = 'table', ghost = 'table', keymaps = 'table', omnifunc = 'boolean',
+  restart = 'table',
+}
+
 local function validate(opts)
-  vim.validate({
-    cmd = { opts.cmd, 'table', true },
-    path = { opts.path, 'string', true },
-    args = { opts.args, 'table' },
-    filetypes = { opts.filetypes, { 'table', 'string' } },
-    root_markers = { opts.root_markers, 'table' },
-    settings = { opts.settings, 'table' },
-    ghost = { opts.ghost, 'table' },
-    keymaps = { opts.keymaps, { 'table', 'boolean' } },
-    restart = { opts.restart, 'table' },
-  })
+  for key, spec in pairs(option_types) do
+    local v = opts[key]
+    local ok = v == nil and spec:sub(-1) == '?'
+    for t in spec:gsub('%?$', ''):gmatch('[^|]+') do
+      ok = ok or type(v) == t
+    end
+    if not ok then
+      error(string.format('moecode: option %s: expected %s, got %s', key, spec, type(v)))
+    end
+  end
+  for key in pairs(opts) do
+    if option_types[key] == nil then
+      error(string.format("moecode: unknown option '%s' (see :h moecode-options)", key))
+    end
+  end
   for key, value in pairs(opts.settings) do
     local want = M.server_keys[key]
     if not want then

@@ -368,6 +368,13 @@ function M.on_change(bufnr)
   if st.s and follow(bufnr, st) then
     return
   end
+  local req = st.req
+  if not st.s and req and req.tick == api.nvim_buf_get_changedtick(bufnr) then
+    local row, col = cursor()
+    if row == req.row and col == req.col then
+      return -- asked for this very state (a key right after an edit, before this autocmd came)
+    end
+  end
   M.clear(bufnr)
   M.cancel(bufnr)
   M.schedule(bufnr)
