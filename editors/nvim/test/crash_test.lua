@@ -42,7 +42,7 @@ local function wait_new(c, old, t0, timeout_ms)
   local id = c:wait([[
     local cl = require('moecode')._clients.get(vim.api.nvim_get_current_buf())
     return cl and cl.id ~= ... and cl.id
-  ]], timeout_ms or 8000, 'a restarted server', old)
+  ]], timeout_ms or 20000, 'a restarted server', old)
   return id, (uv.hrtime() - t0) / 1e9
 end
 
@@ -60,12 +60,13 @@ H.run({
     local t1 = kill(c)
     local id2, dt1 = wait_new(c, id1, t1)
     H.log(string.format('# first restart after %.2f s', dt1))
-    H.ok(dt1 >= 0.95 and dt1 < 3.0, string.format('first restart after ~1 s (%.2f s)', dt1))
+    -- The delay is exact (entry.delays below); the upper bounds leave room for a slow start.
+    H.ok(dt1 >= 0.95 and dt1 < 6, string.format('first restart after ~1 s (%.2f s)', dt1))
     ghost_works(c)
     local t2 = kill(c)
     local id3, dt2 = wait_new(c, id2, t2)
     H.log(string.format('# second restart after %.2f s', dt2))
-    H.ok(dt2 >= 1.95 and dt2 < 4.5, string.format('second restart after ~2 s (%.2f s)', dt2))
+    H.ok(dt2 >= 1.95 and dt2 < 8, string.format('second restart after ~2 s (%.2f s)', dt2))
     H.eq({ 1000, 2000 }, c:lua([[return require('moecode')._clients.entries()[1].delays]]), 'backoff delays')
     H.eq(true, c:lua([[return vim.lsp.buf_is_attached(0, ...)]], id3), 'the buffer is attached to the new server')
     ghost_works(c)
@@ -82,7 +83,7 @@ H.run({
     local id2 = wait_new(c, id1, kill(c))
     vim.wait(1700) -- longer than stable_ms
     local _, dt = wait_new(c, id2, kill(c))
-    H.ok(dt < 1.9, string.format('the delay is back to ~1 s (%.2f s)', dt))
+    H.ok(dt >= 0.95, string.format('restarted after the delay (%.2f s)', dt))
     H.eq({ 1000, 1000 }, c:lua([[return require('moecode')._clients.entries()[1].delays]]), 'delays')
     H.eq(2, #c:lua(NOTES).moecode, 'one notification per streak')
   end },

@@ -73,7 +73,7 @@ end
 --- :input(keys), :cmd(ex), :wait(code, timeout_ms, what) and :stop().
 function H.child()
   local chan = vim.fn.jobstart({
-    'nvim', '--embed', '--headless', '-u', 'NONE', '-i', 'NONE', '-n',
+    vim.v.progpath, '--embed', '--headless', '-u', 'NONE', '-i', 'NONE', '-n',
     '--cmd', 'set rtp^=' .. H.plugin_dir,
   }, { rpc = true })
   assert(chan > 0, 'could not start a child nvim')

@@ -116,6 +116,45 @@ H.run({
     c:wait([[return vim.api.nvim_get_current_line() == '    return b']], 3000, 'the selected one accepted')
   end },
 
+  { 'mid-line suggestions (0.7 drawing): the rest of the line follows the ghost text; a replaced tail goes', function()
+    local c = start({ replies = {} }, { ['m.py'] = { 'x = foo()' } })
+    local MARK = [[
+      local m = vim.api.nvim_buf_get_extmarks(0, require('moecode')._ghost.ns, 0, -1, { details = true })[1]
+      return { col = m[3], virt_text = m[4].virt_text, virt_lines = m[4].virt_lines or {} }
+    ]]
+    local function show(items)
+      c:lua([[require('moecode')._ghost._show(vim.api.nvim_get_current_buf(), ..., 0, 8)]], items)
+    end
+    c:input('0f(a')
+    c:wait([[return vim.api.nvim_get_mode().mode == 'i' and vim.api.nvim_win_get_cursor(0)[2] == 8]], 3000, 'cursor in ()')
+    show({ { text = 'a, b', tail = '' } })
+    local m = c:lua(MARK)
+    H.eq(8, m.col, 'at the cursor')
+    H.eq({ { 'a, b', 'MoecodeSuggestion' }, { ')', 'Normal' } }, m.virt_text, 'ghost, then the rest of the line')
+    c:input('<M-l>')
+    c:wait([[return vim.api.nvim_get_current_line() == 'x = foo(a, b)']], 3000, 'inserted before the )')
+    c:input('<Esc>0f(a')
+    c:lua([[vim.api.nvim_set_current_line('x = foo()')]])
+    c:wait([[return vim.api.nvim_win_get_cursor(0)[2] == 8]], 3000, 'cursor in () again')
+    show({ { text = 'a,\n\tb', tail = '' } })
+    m = c:lua(MARK)
+    H.eq({ { 'a,', 'MoecodeSuggestion' } }, m.virt_text, 'the first line over the )')
+    H.eq({ { { '        b', 'MoecodeSuggestion' }, { ')', 'Normal' } } }, m.virt_lines,
+      'the next line (tab expanded), then the rest of the cursor line')
+    c:input('<M-l>')
+    c:wait([[return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '|') == 'x = foo(a,|\tb)']], 3000,
+      'two lines, the ) at the end')
+    c:input('<Esc>')
+    c:lua([[vim.api.nvim_buf_set_lines(0, 0, -1, false, { 'x = foo()' })]])
+    c:input('0f(a')
+    c:wait([[return vim.api.nvim_win_get_cursor(0)[2] == 8]], 3000, 'cursor in () once more')
+    show({ { text = 'a)', tail = ')' } })
+    m = c:lua(MARK)
+    H.eq({ { 'a)', 'MoecodeSuggestion' }, { '', 'Normal' } }, m.virt_text, 'the replaced ) is not shown twice')
+    c:input('<M-l>')
+    c:wait([[return vim.api.nvim_get_current_line() == 'x = foo(a)']], 3000, 'the tail replaced')
+  end },
+
   { 'typing cancels the request in flight; dismiss sends $/cancelRequest', function()
     -- 25 tokens of 300 ms: the server is still generating when the next key comes.
     local c = start({ tokenDelayMs = 300, replies = { { match = 'def add', text = string.rep('abcd', 25) } } })

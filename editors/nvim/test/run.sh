@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every editors/nvim/test/*_test.lua in its own headless Neovim (a time limit per file);
 # exits 1 when any fails. Env: MOECODE_BINARY (default build/bin/moecode), MOECODE_DEFAULT_MODEL,
-# NVIM (default nvim), MOECODE_NVIM_TEST_TIMEOUT (seconds per file, default 90).
+# NVIM (default nvim), MOECODE_NVIM_TEST_TIMEOUT (seconds per file, default 120).
 # Usage: test/run.sh [FILE_test.lua...]
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 nvim="${NVIM:-nvim}"
-limit="${MOECODE_NVIM_TEST_TIMEOUT:-90}"
+limit="${MOECODE_NVIM_TEST_TIMEOUT:-120}"
 export MOECODE_BINARY="${MOECODE_BINARY:-$(cd "$here/../../.." && pwd)/build/bin/moecode}"
 
 if ! command -v "$nvim" >/dev/null; then

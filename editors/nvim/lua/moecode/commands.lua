@@ -98,6 +98,9 @@ local function status_lines()
     if e.status then
       add(string.format('  state %s, model %s, backend %s%s', tostring(st.state), tostring(st.model),
         tostring(st.backend), (st.message and st.message ~= '') and (': ' .. st.message) or ''))
+      if type(st.lastError) == 'string' and st.lastError ~= '' then
+        add('  server error: ' .. st.lastError)
+      end
       if type(st.indexing) == 'table' and st.indexing.active then
         add(string.format('  indexing: %s%s', tostring(st.indexing.message),
           st.indexing.percentage and (' ' .. st.indexing.percentage .. '%') or ''))

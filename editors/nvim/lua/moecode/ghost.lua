@@ -122,8 +122,9 @@ local function draw(bufnr, st)
       local chunks = { { first, hl } }
       local width_after = vim.fn.strdisplaywidth(after)
       if #lines == 1 then
-        chunks[#chunks + 1] = { kept, 'Normal' }
-        local w = vim.fn.strdisplaywidth(first .. kept)
+        local shown = util.expand_tabs(kept, startcol + vim.fn.strdisplaywidth(first), ts)
+        chunks[#chunks + 1] = { shown, 'Normal' }
+        local w = vim.fn.strdisplaywidth(first .. shown)
         if w < width_after then
           chunks[#chunks + 1] = { string.rep(' ', width_after - w), 'Normal' }
         end
@@ -137,9 +138,10 @@ local function draw(bufnr, st)
       mark.virt_text_pos = 'overlay'
     end
     for i = 2, #lines do
-      local vl = { { util.expand_tabs(lines[i], 0, ts), hl } }
+      local text_i = util.expand_tabs(lines[i], 0, ts)
+      local vl = { { text_i, hl } }
       if i == #lines and kept ~= '' then
-        vl[#vl + 1] = { kept, 'Normal' }
+        vl[#vl + 1] = { util.expand_tabs(kept, vim.fn.strdisplaywidth(text_i), ts), 'Normal' }
       end
       virt_lines[#virt_lines + 1] = vl
     end
