@@ -136,6 +136,10 @@ test('debounce: automatic triggers wait debounceMs; typing within it sends nothi
 test('settings change: sent to the running server (workspace/didChangeConfiguration)', async () => {
   const s = await open({ args: scripted(), maxTokens: 64 });
   const pid = s.api.client.pid;
+  // The server pulls workspace/configuration after `initialized`: two round trips make sure that
+  // answer is in, so the change below can only arrive by didChangeConfiguration.
+  await serverStatus(s);
+  assert.equal((await serverStatus(s)).config.maxTokens, 64);
   stub.setSetting('moecode.maxTokens', 7);
   stub.setSetting('moecode.enabledLanguages', ['rust']);
   let st = await serverStatus(s);
@@ -203,11 +207,16 @@ test('indexing: progress of the workspace index shows in the status bar, then th
   for (let i = 0; i < 40; i++) files[`pkg/mod${i}.py`] = `def f${i}(x):\n    return x + ${i}\n`.repeat(20);
   const dir = workspaceDir(files);
   const texts: string[] = [];
+  const progress: string[] = [];
   let s: Session | undefined;
   const sub = { dispose: () => {} };
   try {
     s = await open({ args: scripted() }, dir);
-    const listener = s.api.status.onDidChange((v) => texts.push(v.text));
+    const listener = s.api.status.onDidChange((v) => {
+      texts.push(v.text);
+      // what $/progress alone says (the tap on incoming messages), apart from moecode/status
+      if (s!.api.status.inputs.indexing?.active) progress.push(s!.api.status.inputs.indexing.message ?? '');
+    });
     sub.dispose = () => listener.dispose();
     texts.push(s.api.status.view.text);
     await waitFor('the index to finish', () => s!.api.status.inputs.server?.indexing && !s!.api.status.inputs.server.indexing.active && /scripted generator/.test(s!.api.status.view.text) ? true : undefined, 15000);
@@ -215,6 +224,8 @@ test('indexing: progress of the workspace index shows in the status bar, then th
     sub.dispose();
   }
   assert.ok(texts.some((t) => /moecode: indexing/.test(t)), texts.join('\n'));
+  assert.ok(progress.some((m) => /^moecode: indexing/.test(m)), `$/progress seen: ${progress.join(' | ')}`);
+  assert.equal(s!.api.status.inputs.indexing?.active, false);
   assert.match(s!.api.status.view.text, /scripted generator · cpu/);
 });
 
