@@ -10,6 +10,8 @@ export interface ContextResult {
   format?: string;
   tokens?: number;
   budget?: number;
+  approximate?: boolean;  // tokens estimated (no model loaded)
+  snippets?: number;
   text?: string;
   prompt?: string;
 }
@@ -49,7 +51,8 @@ export class ReadonlyDocuments implements vscode.TextDocumentContentProvider, vs
 export function renderContext(r: ContextResult, where: string): string {
   const head = [
     `moecode context for ${where}`,
-    `format: ${r.format ?? '?'}   tokens: ${r.tokens ?? '?'} of a budget of ${r.budget ?? '?'}`,
+    `format: ${r.format ?? '?'}   tokens: ${r.approximate ? 'about ' : ''}${r.tokens ?? '?'} of a budget of ${r.budget ?? '?'}` +
+      (r.snippets !== undefined ? `   repository snippets: ${r.snippets}` : ''),
     '',
   ];
   const parts = [...head, r.text ?? '(the server sent no text)'];

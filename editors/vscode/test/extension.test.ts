@@ -63,6 +63,9 @@ function crashMessages() {
 test('start: the settings reach the server as initializationOptions; the status bar names the model', async () => {
   const s = await open({ args: scripted(), maxLines: 3, contextBudget: 1024, maxTokens: 17, enabledLanguages: ['python', 'cpp'], temperature: 0.5 });
   assert.equal(s.api.client.running, true);
+  // the server also pulls workspace/configuration after `initialized`: after two round trips its
+  // answer is in, and it must be the server's view (debounceMs 0), not the raw settings (40)
+  await serverStatus(s);
   const st = await serverStatus(s);
   assert.equal(st.config.maxLines, 3);
   assert.equal(st.config.contextBudget, 1024);
@@ -309,6 +312,7 @@ test('Show context: the packed context of the cursor in a read-only moecode-cont
   assert.match(text, /def add\(a, b\):\n {4}<CURSOR>/);
   assert.match(text, /print\(add\(1, 2\)\)/);
   assert.match(text, /the exact prompt/);
+  assert.match(text, /format: \S+ +tokens: \d+ of a budget of 2048/);
   assert.ok(stub.state.shownDocuments.includes(shown as never));
   assert.equal(s.api.client.running, true);
 });
