@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Captures a real Neovim session showing ghost text from the real server and the default
 # model (tmux capture-pane) into doc/ghost-text.txt. Needs tmux, nvim, build/bin/moecode and
-# the default model (scripts/setup). Usage: scripts/capture-ghost-text.sh [OUT]
+# the default model (scripts/setup); NVIM picks the Neovim. Usage: scripts/capture-ghost-text.sh [OUT]
 set -eu
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$here/doc/ghost-text.txt}"
@@ -28,7 +28,7 @@ vim.o.statusline = "%f %= %{v:lua.require'moecode'.statusline()} "
 require('moecode').setup({ path = '$bin', settings = { model = '$model', maxTokens = 48 } })
 LUA
 tmux kill-session -t moecode-capture 2>/dev/null || true
-tmux new-session -d -s moecode-capture -x 72 -y 16 "cd $ws && nvim -n -i NONE -u init.lua calc.py"
+tmux new-session -d -s moecode-capture -x 72 -y 16 "cd $ws && ${NVIM:-nvim} -n -i NONE -u init.lua calc.py"
 sleep 2
 tmux send-keys -t moecode-capture 'G' 'o'          # a new line in the body of fibonacci() (indented)
 sleep 0.5

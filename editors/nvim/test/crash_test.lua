@@ -1,11 +1,11 @@
 -- Acceptance: a killed server is restarted with backoff (1 s, 2 s) and the user is told once.
 local H = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h') .. '/helpers.lua')
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop
 
 local PID = [[
-  local cl = require('moecode')._clients.get(vim.api.nvim_get_current_buf())
-  return cl and cl.rpc and cl.rpc.pid
+  local clients = require('moecode')._clients
+  return clients.get(0) and clients.pid(clients.entry_of(0))
 ]]
 
 -- The child's notifications: { moecode = {...}, quit = n } (quit: Neovim's own

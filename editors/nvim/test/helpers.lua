@@ -3,7 +3,7 @@
 -- ends through H.run(), which exits 0 on success and 1 on failure.
 local H = {}
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop
 
 H.plugin_dir = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h:h')
 H.binary = vim.env.MOECODE_BINARY or vim.fn.fnamemodify(H.plugin_dir .. '/../../build/bin/moecode', ':p')

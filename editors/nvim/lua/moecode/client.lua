@@ -348,6 +348,27 @@ end
 --- The client of an entry (nil when it is not running).
 M.client_of = client_of
 
+--- The process id of the server of `entry`, or nil. Neovim 0.7-0.9 keep it in client.rpc;
+--- later versions don't expose it, so there it is the child process whose working directory
+--- is the root (Linux /proc).
+function M.pid(entry)
+  local client = client_of(entry)
+  if not client then
+    return nil
+  end
+  if client.rpc and type(client.rpc.pid) == 'number' then
+    return client.rpc.pid
+  end
+  local best
+  for _, pid in ipairs(vim.api.nvim_get_proc_children(vim.fn.getpid())) do
+    local cwd = (vim.uv or vim.loop).fs_readlink('/proc/' .. pid .. '/cwd')
+    if cwd == entry.root and (not best or pid > best) then
+      best = pid
+    end
+  end
+  return best
+end
+
 --- Stops and starts the server of `root` (every root when nil); clears the crash count.
 function M.restart(root)
   for _, entry in pairs(entries) do

@@ -92,8 +92,9 @@ local function status_lines()
     local st = e.status or {}
     add(string.format('root %s: %s', e.root, client and ('client ' .. client.id .. (client.initialized and '' or ' (starting)'))
       or (e.gave_up and 'stopped after repeated crashes' or (e.timer and 'restarting' or 'not running'))))
-    if client and client.rpc and client.rpc.pid then
-      add('  pid ' .. client.rpc.pid)
+    local pid = clients.pid(e)
+    if pid then
+      add('  pid ' .. pid)
     end
     if e.status then
       add(string.format('  state %s, model %s, backend %s%s', tostring(st.state), tostring(st.model),

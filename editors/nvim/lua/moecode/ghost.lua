@@ -312,7 +312,7 @@ function M.schedule(bufnr)
   if not opts or not enabled or not opts.ghost.enabled or M.native() then
     return
   end
-  timer = timer or vim.loop.new_timer()
+  timer = timer or (vim.uv or vim.loop).new_timer()
   timer:stop()
   timer:start(opts.ghost.debounce_ms, 0, vim.schedule_wrap(function()
     if api.nvim_buf_is_valid(bufnr) and api.nvim_get_current_buf() == bufnr and in_insert_mode() then

@@ -2,7 +2,7 @@
 local M = {}
 
 local config = require('moecode.config')
-local uv = vim.loop
+local uv = vim.uv or vim.loop
 
 -- vim.health (0.8+; start/ok/... from 0.10, report_* before) or 0.7's require('health').
 local function reporter()

@@ -1,7 +1,7 @@
 -- Small helpers shared by the plugin's modules: version checks, client calls, positions.
 local M = {}
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop
 
 --- True when the running Neovim is at least `version` ("0.10").
 function M.has(version)
