@@ -143,7 +143,7 @@ export class MoecodeClient implements vscode.Disposable {
     if (!found.ok) {
       this.output_.error(found.message);
       this.status_.update({ phase: 'notFound', phaseDetail: found.message });
-      this.tellOnce(found.message, 'error', 'Open Settings');
+      this.tellOnce(found.message, 'Open Settings');
       return;
     }
     this.status_.update({ phase: 'starting', phaseDetail: undefined });
@@ -169,7 +169,7 @@ export class MoecodeClient implements vscode.Disposable {
     this.failed_.add(client);
     this.output_.error(`the server did not start: ${detail}`);
     this.status_.update({ phase: 'startFailed', phaseDetail: detail });
-    this.tellOnce(`moecode: the server did not start: ${detail}`, 'error', 'Show Log');
+    this.tellOnce(`moecode: the server did not start: ${detail}`, 'Show Log');
   }
 
   private createClient(binary: string): MoecodeLanguageClient {
@@ -232,9 +232,9 @@ export class MoecodeClient implements vscode.Disposable {
     const exit = await proc?.ended(1000);
     const wasRunning = this.status_.inputs.phase === 'running';
     const how = describeExit(exit);
-    // A server that exits by itself with a status before it ever ran is misconfigured
-    // (bad moecode.args, unreadable model...): restarting it would only fail again.
     if (this.failed_.has(client)) return { action: CloseAction.DoNotRestart, handled: true };
+    // A server that exits by itself with a status before it ever ran is misconfigured
+    // (bad moecode.args, say): restarting it would only fail again.
     if (!wasRunning && exit && exit.signal === null) {
       this.reportStartFailure(client, `${how}${this.lastStderr_ ? `: ${this.lastStderr_}` : ''}`);
       return { action: CloseAction.DoNotRestart, handled: true, message: `the moecode server ended (${how})` };
@@ -307,12 +307,11 @@ export class MoecodeClient implements vscode.Disposable {
     }
   }
 
-  // Shows `message` unless this session has shown it already.
-  private tellOnce(message: string, kind: 'error' | 'warning', action: 'Open Settings' | 'Show Log'): void {
+  // Shows the error `message` unless this session has shown it already.
+  private tellOnce(message: string, action: 'Open Settings' | 'Show Log'): void {
     if (this.shownErrors_.has(message)) return;
     this.shownErrors_.add(message);
-    const show = kind === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
-    void show(message, action).then((choice) => {
+    void vscode.window.showErrorMessage(message, action).then((choice) => {
       if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'moecode.path');
       if (choice === 'Show Log') this.output_.show(true);
     });

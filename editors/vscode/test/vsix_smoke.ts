@@ -8,7 +8,6 @@ async function main(): Promise<void> {
   requireBinary();
   const main = path.resolve(process.argv[2], 'extension/out/src/extension.js');
   const s = await activate({ path: kBinary, args: ['--scripted-generator', scriptFile({ fallback: 'return 42' })] }, undefined, main);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loaded = Object.keys(require.cache).filter((f) => f.includes('vscode-languageclient'));
   if (!loaded.every((f) => f.startsWith(path.resolve(process.argv[2])))) throw new Error(`vscode-languageclient was loaded from outside the package: ${loaded[0]}`);
   if (!s.api.client.running) throw new Error(`the packaged extension did not start the server: ${s.api.status.view.reason}`);

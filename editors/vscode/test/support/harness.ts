@@ -10,7 +10,6 @@ import type { StubTest } from './vscode_stub';
 export const kRoot = path.resolve(__dirname, '../../..');  // editors/vscode
 export const kBinary = process.env.MOECODE_BINARY || path.resolve(kRoot, '../../build/bin/moecode');
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const vscode = require('vscode') as typeof import('vscode') & { _test: StubTest };
 export const stub = vscode._test;
 
@@ -67,7 +66,6 @@ export async function activate(settings: Record<string, unknown>, folder?: strin
   stub.state.activeTextEditor = undefined;
   stub.state.workspaceFolders = folder ? [{ uri: vscode.Uri.file(folder), name: path.basename(folder), index: 0 }] : undefined;
   for (const [k, v] of Object.entries(settings)) stub.setSetting(k.includes('.') && !k.startsWith('trace') ? k : `moecode.${k}`, v);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ext = require(extensionModule) as typeof import('../../src/extension');
   const ctx = stub.context();
   const api = ext.activate(ctx);

@@ -3,7 +3,6 @@
 // bar, messages, providers, commands) with just enough behaviour, plus `_test` helpers that play
 // the user. Anything not written here is a no-op (a Proxy answers it), never an error.
 // Loaded by register.ts in place of `vscode`.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancellationTokenSource, Emitter } from 'vscode-jsonrpc';
