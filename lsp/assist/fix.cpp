@@ -294,24 +294,13 @@ Result<FixResult> Fixer::fix(const FixRequest& req, const CancelToken& cancel) {
     // Indentation: a method the model wrote at column 0 goes back to its class's depth.
     const std::string want = first_indent(target_text);
     const std::string got = first_indent(code);
-    if (got.size() < want.size() && std::string_view(want).ends_with(got) ) code = indent_by(code, want.substr(0, want.size() - got.size()));
+    if (got.size() < want.size() && std::string_view(want).ends_with(got)) {
+      code = indent_by(code, want.substr(0, want.size() - got.size()));
+    }
     while (!code.empty() && (code.back() == '\n' || code.back() == '\r')) code.pop_back();
     if (uses_crlf(text)) code = with_crlf(code);
 
     std::vector<TextEdit> edits = diff_lines(target_text, code, target.start);
-    // An answer that is the whole file (small models often repeat it all): its diff against
-    // the file is the smaller edit.
-    const auto n_lines = [](std::string_view s) { return std::count(s.begin(), s.end(), '\n') + 1; };
-    if (split.new_imports.empty() && n_lines(code) > n_lines(target_text) * 3 / 2 + 3 &&
-        target_text.size() < text.size()) {
-      std::string whole = code + (text.ends_with('\n') ? (uses_crlf(text) ? "\r\n" : "\n") : "");
-      std::vector<TextEdit> file_edits = diff_lines(text, whole, 0);
-      size_t changed_file = 0, changed_target = 0;
-      for (const TextEdit& e : file_edits) changed_file += e.end - e.start + e.new_text.size();
-      for (const TextEdit& e : edits) changed_target += e.end - e.start + e.new_text.size();
-      if (changed_file < changed_target) edits = std::move(file_edits);
-    }
-    // diff_lines sees the target without its final newline; keep it that way on both sides.
     if (!split.new_imports.empty()) {
       std::string imports;
       for (const std::string& line : split.new_imports) imports += line + (uses_crlf(text) ? "\r\n" : "\n");
@@ -324,6 +313,53 @@ Result<FixResult> Fixer::fix(const FixRequest& req, const CancelToken& cancel) {
           edits[0].new_text += edits[1].new_text;
           edits.erase(edits.begin() + 1);
         }
+      }
+    }
+    // An answer that is the whole file (small models often repeat it all): its diff against
+    // the file is the smaller edit.
+    const auto n_lines = [](std::string_view s) { return std::count(s.begin(), s.end(), '\n') + 1; };
+    std::string whole = block->code;
+    while (!whole.empty() && (whole.back() == '\n' || whole.back() == '\r')) whole.pop_back();
+    if (n_lines(whole) > n_lines(target_text) * 3 / 2 + 3 && target_text.size() < text.size()) {
+      if (text.ends_with('\n')) whole += '\n';
+      if (uses_crlf(text)) whole = with_crlf(whole);
+      std::vector<TextEdit> file_edits = diff_lines(text, whole, 0);
+      size_t changed_file = 0, changed_target = 0;
+      for (const TextEdit& e : file_edits) changed_file += e.end - e.start + e.new_text.size();
+      for (const TextEdit& e : edits) changed_target += e.end - e.start + e.new_text.size();
+      if (changed_file < changed_target) edits = std::move(file_edits);
+    }
+    // A fix that throws most of the code away is not a fix (a model that answered with one
+    // function of the window it was given, or with a stub): nothing the user wrote is lost.
+    if (req.instruction.empty()) {
+      const auto code_lines = [](std::string_view s) {
+        size_t n = 0;
+        size_t pos = 0;
+        while (pos < s.size()) {
+          size_t e = s.find('\n', pos);
+          if (e == std::string_view::npos) e = s.size();
+          if (s.substr(pos, e - pos).find_first_not_of(" \t\r") != std::string_view::npos) ++n;
+          pos = e + 1;
+        }
+        return n;
+      };
+      size_t removed = 0;
+      for (const TextEdit& e : edits) {
+        removed += code_lines(text.substr(e.start, e.end - e.start)) - std::min(code_lines(text.substr(e.start, e.end - e.start)), code_lines(e.new_text));
+      }
+      // A definition may well shrink (a loop becomes a call); a window of lines the model was
+      // told to return whole may not.
+      const size_t before_lines = code_lines(target_text);
+      const bool window = target.label.starts_with("lines ");
+      if (before_lines >= 4 && (window ? removed * 2 > before_lines : removed * 4 > before_lines * 3)) {
+        last_refusal = "the model's answer drops " + std::to_string(removed) + " of the " +
+                       std::to_string(before_lines) + " lines of " + target.label;
+        result.notes.push_back(last_refusal);
+        if (attempt >= 1) break;
+        messages.push_back({"assistant", answer.text});
+        messages.push_back({"user", "Keep all the other code: answer with the complete corrected code, all " +
+                                        std::to_string(before_lines) + " lines, in one ```" + grammar + " block."});
+        continue;
       }
     }
     if (edits.empty()) {

@@ -204,7 +204,9 @@ std::optional<DefinitionSpan> enclosing_definition(std::string_view grammar, std
   if (!lang.ok()) return std::nullopt;
   auto tree = parse(**lang, text);
   if (!tree.ok()) return std::nullopt;
-  end = std::max(start, end);
+  end = std::min(std::max(start, end), text.size());
+  // A range that takes the line's end ("sm\n") still lies in a definition that ends before it.
+  while (end > start && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ')) --end;
   std::optional<DefinitionSpan> best;
   for (const DefinitionMatch& d : definitions(**lang, ts_tree_root_node(tree->get()), text)) {
     const size_t b = ts_node_start_byte(d.node);
@@ -293,6 +295,59 @@ Result<std::vector<SourceUnit>> top_level_units(std::string_view grammar, std::s
     units.push_back(std::move(u));
   }
   return units;
+}
+
+namespace {
+
+// Declared names in a top-level node: its "name" field, or its declarators' (JS/TS
+// lexical_declaration, Go var/const specs), or a Python assignment's target.
+void declared_names(TSNode node, std::string_view text, std::vector<std::string>& out, int depth = 0) {
+  if (depth > 3) return;
+  const std::string_view type = ts_node_type(node);
+  if (type == "expression_statement" || type == "export_statement" || type == "decorated_definition") {
+    const uint32_t n = ts_node_named_child_count(node);
+    for (uint32_t i = 0; i < n; ++i) declared_names(ts_node_named_child(node, i), text, out, depth + 1);
+    return;
+  }
+  if (type == "assignment") {  // Python: x = ... (a plain name on the left)
+    const TSNode left = ts_node_child_by_field_name(node, "left", 4);
+    if (!ts_node_is_null(left) && std::string_view(ts_node_type(left)) == "identifier") {
+      out.emplace_back(node_text(left, text));
+    }
+    return;
+  }
+  const TSNode name = ts_node_child_by_field_name(node, "name", 4);
+  if (!ts_node_is_null(name)) {
+    out.emplace_back(node_text(name, text));
+    return;
+  }
+  if (contains(type, "declaration") || contains(type, "spec")) {
+    const uint32_t n = ts_node_named_child_count(node);
+    for (uint32_t i = 0; i < n; ++i) {
+      const TSNode c = ts_node_named_child(node, i);
+      const std::string_view ct = ts_node_type(c);
+      if (contains(ct, "declarator") || contains(ct, "spec") || contains(ct, "declaration")) {
+        declared_names(c, text, out, depth + 1);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> top_level_names(std::string_view grammar, std::string_view text) {
+  MOE_TRY(const grammars::Language* lang, find_language(grammar));
+  MOE_TRY(TreePtr tree, parse(*lang, text));
+  const TSNode root = ts_tree_root_node(tree.get());
+  std::vector<std::string> out;
+  const uint32_t n = ts_node_named_child_count(root);
+  for (uint32_t i = 0; i < n; ++i) {
+    const TSNode child = ts_node_named_child(root, i);
+    const std::string_view type = ts_node_type(child);
+    if (is_comment_type(type) || is_import_type(type)) continue;
+    declared_names(child, text, out);
+  }
+  return out;
 }
 
 Result<std::vector<ByteSpan>> comment_and_string_spans(std::string_view grammar, std::string_view text) {

@@ -66,6 +66,10 @@ const char* unit_kind_name(SourceUnit::Kind kind);
 
 Result<std::vector<SourceUnit>> top_level_units(std::string_view grammar, std::string_view text);
 
+// The names a text declares at its top level: definitions (our tags query) and declared
+// variables and constants ("const x = ...", "var a, b", "x = 1" in Python), in source order.
+Result<std::vector<std::string>> top_level_names(std::string_view grammar, std::string_view text);
+
 // Byte ranges of comments and string literals (sorted, non-overlapping).
 Result<std::vector<ByteSpan>> comment_and_string_spans(std::string_view grammar, std::string_view text);
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "lsp/assist/fim.h"
 
@@ -100,6 +101,8 @@ Result<TranslateResult> Translator::translate(const TranslateRequest& req, const
   base.generation.temperature = req.temperature;
 
   std::string translated;  // the output so far
+  std::string context;     // what the model sees of it: the units it translated
+  std::set<std::string> declared;  // top-level names the translation declares so far
   for (size_t i = 0; i < units.size(); ++i) {
     if (cancel.cancelled()) return make_error(ErrorCode::kCancelled, "translation cancelled");
     const SourceUnit& u = units[i];
@@ -112,7 +115,7 @@ Result<TranslateResult> Translator::translate(const TranslateRequest& req, const
     const std::string source = trim(std::string_view(req.text).substr(u.span.start, u.span.end - u.span.start));
 
     std::string user;
-    const std::string so_far = tail_within(generator_, translated, req.context_tokens);
+    const std::string so_far = tail_within(generator_, context, req.context_tokens);
     if (!trim(so_far).empty()) {
       user += "The " + dst_name + " translation so far:\n```" + dst + "\n" + trim(so_far) + "\n```\n\n";
     }
@@ -166,12 +169,34 @@ Result<TranslateResult> Translator::translate(const TranslateRequest& req, const
                                         ". Answer again with valid " + dst_name + " in one ```" + dst + " block."});
         continue;
       }
+      // A name declared twice at the top level is an error in most languages (and a sign
+      // that the model repeated an earlier unit): the unit is asked again without it.
+      if (auto names = top_level_names(dst, code); names.ok()) {
+        std::string again;
+        for (const std::string& name : *names) {
+          if (declared.count(name) && again.find("'" + name + "'") == std::string::npos) {
+            again += (again.empty() ? "'" : ", '") + name + "'";
+          }
+        }
+        if (!again.empty() && dst != "python" && dst != "ruby" && dst != "lua" && dst != "bash") {
+          out.error = "the translation declares " + again + " again (declared above)";
+          if (attempt >= 1) break;
+          messages.push_back({"assistant", answer.text});
+          messages.push_back({"user", again + " is already declared above. Answer again with only this code's "
+                                      "translation, without declaring " + again + " again, in one ```" + dst + " block."});
+          continue;
+        }
+      }
       out.ok = true;
       out.error.clear();
       out.code = code;
     }
     if (out.ok) {
-      if (!out.code.empty()) translated += out.code + "\n\n";
+      if (auto names = top_level_names(dst, out.code); names.ok()) declared.insert(names->begin(), names->end());
+      if (!out.code.empty()) {
+        translated += out.code + "\n\n";
+        context += out.code + "\n\n";
+      }
     } else {
       ++result.n_failed;
       translated += marker + " moecode: could not translate " + out.kind + (out.name.empty() ? "" : " '" + out.name + "'") +
