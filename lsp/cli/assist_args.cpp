@@ -17,6 +17,7 @@
 #include "lsp/cli/model_path.h"
 #include "lsp/cli/repo_context.h"
 #include "lsp/workspace/ignore.h"
+#include "lsp/workspace/paths.h"
 
 namespace moecode::cli {
 
@@ -81,25 +82,6 @@ Result<std::string> workspace_root(const AssistArgs& args, const std::string& ne
   const fs::path root = fs::canonical(git.empty() ? fs::current_path() : fs::path(git), ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot resolve the workspace root: " + ec.message());
   return root.string();
-}
-
-Result<std::string> path_inside(const std::string& root, const std::string& path) {
-  std::error_code ec;
-  const fs::path abs = fs::absolute(path, ec);
-  if (ec) return make_error(ErrorCode::kInvalidArgument, "bad path '" + path + "': " + ec.message());
-  // weakly_canonical resolves symbolic links of the part that exists, then "." and "..".
-  const fs::path real = fs::weakly_canonical(abs, ec);
-  if (ec) return make_error(ErrorCode::kInvalidArgument, "bad path '" + path + "': " + ec.message());
-  const fs::path base = fs::weakly_canonical(root, ec);
-  const std::string r = base.string();
-  const std::string p = real.string();
-  const bool inside = p == r || (p.size() > r.size() && p.compare(0, r.size(), r) == 0 &&
-                                 (r.back() == '/' || p[r.size()] == '/'));
-  if (!inside) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "refusing '" + path + "': it is outside the workspace " + r + " (resolves to " + p + ")");
-  }
-  return p;
 }
 
 namespace {

@@ -12,9 +12,12 @@
 #include "lsp/assist/context.h"
 #include "lsp/assist/generator.h"
 #include "lsp/cli/engine_args.h"
+#include "lsp/workspace/paths.h"
 #include "moecode/engine/result.h"
 
 namespace moecode::cli {
+
+using workspace::path_inside;
 
 struct AssistArgs {
   EngineArgs engine;
@@ -41,10 +44,6 @@ Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::st
 // The workspace root: --root, else the git work tree that holds `near` (a file or folder),
 // else the current directory. Absolute and canonical.
 Result<std::string> workspace_root(const AssistArgs& args, const std::string& near);
-
-// `path` made absolute (relative to the current directory) and checked to lie inside `root`
-// after resolving "..", and symbolic links for the part that exists. Errors name both.
-Result<std::string> path_inside(const std::string& root, const std::string& path);
 
 // The repository context of `root`: indexes it (ignores, secrets and binaries left out) and
 // returns a provider that packs definitions from it. Progress goes to stderr when `verbose`.

@@ -194,6 +194,38 @@ Result<TextDocumentPositionParams> decode_text_document_position(const Json& par
   return out;
 }
 
+Result<CodeActionParams> decode_code_action(const Json& params) {
+  CodeActionParams out;
+  MOE_TRY(out.uri, get_uri(params, "params"));
+  MOE_TRY(const Json* range, get_field(params, "range", "params", true));
+  MOE_TRY(out.range, decode_range(*range, "params.range"));
+  MOE_TRY(const Json* ctx, get_field(params, "context", "params", true));
+  if (!ctx->is_object()) return type_error("params.context", "an object", *ctx);
+  MOE_TRY(const Json* diags, get_field(*ctx, "diagnostics", "params.context", true));
+  if (!diags->is_array()) return type_error("params.context.diagnostics", "an array", *diags);
+  for (size_t i = 0; i < diags->size(); ++i) {
+    const Json& d = (*diags)[i];
+    const std::string p = child("params.context.diagnostics", i);
+    if (!d.is_object()) return type_error(p, "an object", d);
+    Diagnostic diag;
+    MOE_TRY(const Json* r, get_field(d, "range", p, true));
+    MOE_TRY(diag.range, decode_range(*r, p + ".range"));
+    MOE_TRY(diag.message, get_string(d, "message", p));
+    if (const auto it = d.find("severity"); it != d.end() && it->is_number_integer()) diag.severity = it->get<int>();
+    if (const auto it = d.find("source"); it != d.end() && it->is_string()) diag.source = it->get<std::string>();
+    diag.raw = d;
+    out.diagnostics.push_back(std::move(diag));
+  }
+  MOE_TRY(const Json* only, get_field(*ctx, "only", "params.context", false));
+  if (only != nullptr && !only->is_null()) {
+    if (!only->is_array()) return type_error("params.context.only", "an array", *only);
+    for (const Json& k : *only) {
+      if (k.is_string()) out.only.push_back(k.get<std::string>());
+    }
+  }
+  return out;
+}
+
 Result<std::vector<WorkspaceFolder>> decode_workspace_folders(const Json& j, const std::string& path) {
   std::vector<WorkspaceFolder> out;
   if (j.is_null()) return out;
@@ -241,6 +273,17 @@ Result<InitializeParams> decode_initialize(const Json& params) {
     c.workspaceFolders = bool_at(*caps, {"workspace", "workspaceFolders"});
     c.applyEdit = bool_at(*caps, {"workspace", "applyEdit"});
     c.inlineCompletion = object_at(*caps, {"textDocument", "inlineCompletion"}) != nullptr;
+    const auto has_string = [](const Json* list, std::string_view what) {
+      if (list == nullptr || !list->is_array()) return false;
+      for (const Json& e : *list) {
+        if (e.is_string() && e.get<std::string>() == what) return true;
+      }
+      return false;
+    };
+    c.codeActionResolve =
+        has_string(object_at(*caps, {"textDocument", "codeAction", "resolveSupport", "properties"}), "edit");
+    c.documentChanges = bool_at(*caps, {"workspace", "workspaceEdit", "documentChanges"});
+    c.createFiles = has_string(object_at(*caps, {"workspace", "workspaceEdit", "resourceOperations"}), "create");
   }
   MOE_TRY(const Json* opts, get_field(params, "initializationOptions", "params", false));
   if (opts != nullptr) out.initializationOptions = *opts;

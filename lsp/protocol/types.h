@@ -100,6 +100,9 @@ struct ClientCapabilities {
   bool workspaceFolders = false;               // workspace.workspaceFolders
   bool applyEdit = false;                      // workspace.applyEdit
   bool inlineCompletion = false;               // textDocument.inlineCompletion present
+  bool codeActionResolve = false;  // textDocument.codeAction.resolveSupport.properties has "edit"
+  bool documentChanges = false;    // workspace.workspaceEdit.documentChanges
+  bool createFiles = false;        // workspace.workspaceEdit.resourceOperations has "create"
 };
 
 struct InitializeParams {
@@ -126,6 +129,24 @@ struct ExecuteCommandParams {
   Json arguments = Json::array();
 };
 Result<ExecuteCommandParams> decode_execute_command(const Json& params);
+
+// ---- code actions -----------------------------------------------------------------------
+
+struct Diagnostic {
+  Range range;
+  std::string message;
+  int severity = 0;  // 1 error .. 4 hint; 0 when absent
+  std::string source;
+  Json raw;          // as the client sent it (echoed back in the action's diagnostics)
+};
+
+struct CodeActionParams {
+  std::string uri;
+  Range range;
+  std::vector<Diagnostic> diagnostics;
+  std::vector<std::string> only;  // context.only: kinds the client wants ("" = all)
+};
+Result<CodeActionParams> decode_code_action(const Json& params);
 
 // ---- results ---------------------------------------------------------------------------
 

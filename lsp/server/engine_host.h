@@ -50,6 +50,9 @@ class EngineHost {
   Result<assist::ContextPreview> preview_context(const assist::CompletionRequest& request,
                                                  const assist::CancelToken& cancel);
 
+  // Where completion context comes from (also the fixes' definitions). Worker thread.
+  assist::ContextProvider* context_provider() { return provider_.get(); }
+
   bool has_model() const;
   // The model's description, or why there is none.
   std::string describe() const;

@@ -127,6 +127,12 @@ void LspServer::register_handlers() {
   req("textDocument/completion", [](LspServer& s, const Json& p, Reply r, const RequestContext& c) {
     s.on_completion(Kind::kCompletion, p, std::move(r), c);
   });
+  req("textDocument/codeAction", [](LspServer& s, const Json& p, Reply r, const RequestContext&) {
+    s.on_code_action(p, std::move(r));
+  });
+  req("codeAction/resolve", [](LspServer& s, const Json& p, Reply r, const RequestContext& c) {
+    s.on_code_action_resolve(p, std::move(r), c);
+  });
   req("workspace/executeCommand", [](LspServer& s, const Json& p, Reply r, const RequestContext& c) {
     s.on_execute_command(p, std::move(r), c);
   });
@@ -175,7 +181,10 @@ void LspServer::on_initialize(const Json& params, Reply reply) {
       {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
       {"inlineCompletionProvider", true},
       {"completionProvider", {{"resolveProvider", false}}},
-      {"executeCommandProvider", {{"commands", {"moecode.status", "moecode.context", "moecode.insertCompletion"}}}},
+      {"codeActionProvider", {{"codeActionKinds", {"quickfix", "refactor.rewrite"}}, {"resolveProvider", true}}},
+      {"executeCommandProvider",
+       {{"commands", {"moecode.status", "moecode.context", "moecode.insertCompletion", "moecode.fix", "moecode.rewrite",
+                      "moecode.translate"}}}},
       {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", true}}}}},
   };
   reply.result(Json{{"capabilities", std::move(caps)},
@@ -607,6 +616,43 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
       return;
     }
     start_completion(Kind::kCommand, *pos, std::move(reply), &ctx);
+    return;
+  }
+  if (p->command == "moecode.fix" || p->command == "moecode.rewrite") {
+    // moecode.fix: [action data]; moecode.rewrite: [{"textDocument": {"uri"}, "range", "instruction"}].
+    if (p->arguments.empty() || !p->arguments[0].is_object()) {
+      reply.error(ErrorCode::kInvalidParams, p->command + ": expected one object argument");
+      return;
+    }
+    Json data = p->arguments[0];
+    if (p->command == "moecode.rewrite") {
+      const Json td = data.value("textDocument", Json::object());
+      data = Json{{"uri", td.is_object() ? td.value("uri", Json()) : Json()},
+                  {"kind", "rewrite"},
+                  {"range", data.value("range", Json())},
+                  {"instruction", data.value("instruction", std::string())}};
+      if (data["instruction"].get<std::string>().empty()) {
+        reply.error(ErrorCode::kInvalidParams, "moecode.rewrite: the instruction is empty");
+        return;
+      }
+    }
+    auto holder = std::make_shared<Reply>(std::move(reply));
+    std::weak_ptr<LspServer> weak = weak_from_this();
+    start_fix(data, ctx, [weak, holder](Result<Json> edit, std::string title) {
+      auto self = weak.lock();
+      if (!self || holder->done()) return;
+      if (!edit.ok()) {
+        holder->error(edit.error().code() == moecode::ErrorCode::kCancelled ? ErrorCode::kRequestCancelled
+                                                                             : ErrorCode::kRequestFailed,
+                      edit.error().message());
+        return;
+      }
+      self->apply_edit("moecode: " + title, std::move(*edit), std::move(*holder), Json{{"title", title}});
+    });
+    return;
+  }
+  if (p->command == "moecode.translate") {
+    start_translate(p->arguments.empty() ? Json() : p->arguments[0], std::move(reply), ctx);
     return;
   }
   reply.error(ErrorCode::kInvalidParams, "unknown command '" + p->command + "'");

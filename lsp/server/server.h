@@ -106,6 +106,16 @@ class LspServer : public std::enable_shared_from_this<LspServer> {
   void apply_config(const protocol::Json& settings, const char* source);
   void on_did_change_workspace_folders(const protocol::Json& params);
   void on_execute_command(const protocol::Json& params, jsonrpc::Reply reply, const jsonrpc::RequestContext& ctx);
+  // code actions, fixes, rewrites, translation (assist_actions.cpp)
+  void on_code_action(const protocol::Json& params, jsonrpc::Reply reply);
+  void on_code_action_resolve(const protocol::Json& params, jsonrpc::Reply reply, const jsonrpc::RequestContext& ctx);
+  // Runs a fix or rewrite described by `data` (an action's data); `done` gets the WorkspaceEdit
+  // or an error, on the I/O thread.
+  void start_fix(const protocol::Json& data, const jsonrpc::RequestContext& ctx,
+                 std::function<void(Result<protocol::Json> edit, std::string title)> done);
+  void start_translate(const protocol::Json& args, jsonrpc::Reply reply, const jsonrpc::RequestContext& ctx);
+  void apply_edit(const std::string& label, protocol::Json edit, jsonrpc::Reply reply, protocol::Json extra);
+  std::vector<std::string> folder_paths() const;
   void start_context_preview(const protocol::TextDocumentPositionParams& pos, jsonrpc::Reply reply,
                              const jsonrpc::RequestContext& ctx);
   void start_indexing();

@@ -59,7 +59,9 @@ test('lifecycle: initialize advertises the capabilities; shutdown + exit ends wi
   assert.equal(caps.textDocumentSync.openClose, true);
   assert.equal(caps.inlineCompletionProvider, true);
   assert.ok(caps.completionProvider);
-  assert.deepEqual(caps.executeCommandProvider.commands, ['moecode.status', 'moecode.context', 'moecode.insertCompletion']);
+  assert.deepEqual(caps.executeCommandProvider.commands, ['moecode.status', 'moecode.context', 'moecode.insertCompletion',
+    'moecode.fix', 'moecode.rewrite', 'moecode.translate']);
+  assert.deepEqual(caps.codeActionProvider, { codeActionKinds: ['quickfix', 'refactor.rewrite'], resolveProvider: true });
   assert.equal(result.serverInfo.name, 'moecode');
   assert.equal(await shutdownAndExit(server), 0);
   assert.doesNotMatch(server.stderr(), /AddressSanitizer|runtime error/);
