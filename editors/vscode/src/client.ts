@@ -98,11 +98,11 @@ export class MoecodeClient implements vscode.Disposable {
     });
   }
 
-  // Sends `workspace/executeCommand` to the server.
-  async executeCommand<T>(command: string, args: unknown[]): Promise<T> {
+  // Sends `workspace/executeCommand` to the server; cancelling `token` sends $/cancelRequest.
+  async executeCommand<T>(command: string, args: unknown[], token?: vscode.CancellationToken): Promise<T> {
     const c = this.client_;
     if (!c || !this.running) throw new Error(`the moecode server is not running (${this.status_.view.reason})`);
-    return (await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as T;
+    return (await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token)) as T;
   }
 
   async dispose(): Promise<void> {
@@ -277,8 +277,8 @@ export class MoecodeClient implements vscode.Disposable {
     this.output_.appendLine(`[server] ${line}`);
   }
 
-  // Incoming messages, seen before the LanguageClient handles them: indexing progress and the
-  // errors the server shows.
+  // Incoming messages, seen before the LanguageClient handles them: indexing progress (not the
+  // progress of a translation, which has its own notification) and the errors the server shows.
   private watch(m: Message): void {
     if (!Message.isNotification(m)) return;
     const n = m as NotificationMessage;
@@ -287,11 +287,12 @@ export class MoecodeClient implements vscode.Disposable {
       const v = p.value;
       if (!v || typeof v !== 'object') return;
       if (v.kind === 'begin') {
+        if (!/index/i.test(v.title ?? '')) return;
         this.progress_.set(p.token, { title: v.title ?? '', message: v.message ?? '', percentage: v.percentage });
       } else if (v.kind === 'report' && this.progress_.has(p.token)) {
         const prev = this.progress_.get(p.token)!;
         this.progress_.set(p.token, { title: prev.title, message: v.message ?? prev.message, percentage: v.percentage ?? prev.percentage });
-      } else if (v.kind === 'end') {
+      } else if (v.kind === 'end' && this.progress_.has(p.token)) {
         this.progress_.delete(p.token);
       } else {
         return;

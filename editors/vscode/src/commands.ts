@@ -1,8 +1,11 @@
 // Every command of the extension, declared once in kCommands (package.json's
 // contributes.commands must list the same ids; a test checks). Commands that run on the server
-// go through `workspace/executeCommand`; Fix, Translate and Review will be rows here too.
+// go through `workspace/executeCommand`. "Fix with moecode" is no command here: it is the server's
+// code action, which vscode-languageclient offers in the light bulb and resolves; Review will be
+// a row here when the server has it.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { rewriteSelection, translateFile } from './assist';
 import type { MoecodeClient } from './client';
 import { renderContext, type ContextResult, type ReadonlyDocuments } from './context_doc';
 import type { InlineCompletions } from './inline';
@@ -80,6 +83,9 @@ export const kCommands: readonly CommandSpec[] = [
   { id: 'moecode.showLog', title: 'Show log', run: (ctx) => ctx.output.show(true) },
   { id: 'moecode.toggleCompletions', title: 'Toggle (pause) completions', run: () => toggleCompletions() },
   { id: 'moecode.showStatus', title: 'Show status', run: (ctx) => showStatus(ctx) },
+  // args (for keybindings and tests): the target language; the instruction.
+  { id: 'moecode.translateFile', title: 'Translate file…', run: (ctx, to) => translateFile(ctx, typeof to === 'string' ? to : undefined) },
+  { id: 'moecode.rewriteSelection', title: 'Rewrite selection…', run: (ctx, how) => rewriteSelection(ctx, typeof how === 'string' ? how : undefined) },
 ];
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {

@@ -60,10 +60,24 @@ test('languageEnabled follows the server rule', () => {
   assert.equal(languageEnabled([], 'python'), false);
 });
 
+// The server's commands (executeCommandProvider, lsp/server/server.cpp): vscode-languageclient
+// registers each as a VS Code command, so none of ours may take one of these ids.
+const kServerCommands = ['moecode.status', 'moecode.context', 'moecode.insertCompletion', 'moecode.fix', 'moecode.rewrite', 'moecode.translate'];
+
 test('contributes.commands is kCommands, and no id collides with a server command', () => {
   const declared = pkg.contributes.commands.map((c: { command: string; title: string; category: string }) => [c.command, c.title, c.category]);
   assert.deepEqual(declared, kCommands.map((c) => [c.id, c.title, 'moecode']));
-  for (const c of kCommands) assert.ok(!['moecode.status', 'moecode.context', 'moecode.insertCompletion'].includes(c.id), c.id);
+  for (const c of kCommands) assert.ok(!kServerCommands.includes(c.id), c.id);
+  assert.ok(kCommands.some((c) => c.id === 'moecode.translateFile' && c.title === 'Translate file…'));
+  assert.ok(kCommands.some((c) => c.id === 'moecode.rewriteSelection' && c.title === 'Rewrite selection…'));
+});
+
+test('menus name only commands of kCommands', () => {
+  const ids = new Set(kCommands.map((c) => c.id));
+  for (const [menu, entries] of Object.entries<{ command: string; when?: string }[]>(pkg.contributes.menus)) {
+    for (const e of entries) assert.ok(ids.has(e.command), `${menu}: ${e.command}`);
+  }
+  assert.ok(pkg.contributes.menus['editor/context'].some((e: { command: string; when: string }) => e.command === 'moecode.rewriteSelection' && /editorHasSelection/.test(e.when)));
 });
 
 test('keybindings: partial accept by word and by line with VS Code commands', () => {

@@ -63,6 +63,12 @@ export async function activate(settings: Record<string, unknown>, folder?: strin
   stub.state.documents.length = 0;
   stub.state.shownDocuments.length = 0;
   stub.state.executedCommands.length = 0;
+  stub.state.appliedEdits.length = 0;
+  stub.state.quickPicks.length = 0;
+  stub.state.inputBoxes.length = 0;
+  stub.state.progress.length = 0;
+  stub.state.cancelProgressAfterMs = undefined;
+  for (const q of Object.values(stub.state.replies)) q.length = 0;
   stub.state.activeTextEditor = undefined;
   stub.state.workspaceFolders = folder ? [{ uri: vscode.Uri.file(folder), name: path.basename(folder), index: 0 }] : undefined;
   for (const [k, v] of Object.entries(settings)) stub.setSetting(k.includes('.') && !k.startsWith('trace') ? k : `moecode.${k}`, v);
@@ -77,6 +83,13 @@ export async function activate(settings: Record<string, unknown>, folder?: strin
       for (const d of ctx.subscriptions) d.dispose();
     },
   };
+}
+
+// The code action provider that the client registered with the (stub) editor.
+export function codeActionProvider(): { provideCodeActions: (...args: unknown[]) => Promise<unknown>; resolveCodeAction?: (...args: unknown[]) => Promise<unknown> } {
+  const p = stub.state.codeActionProviders[stub.state.codeActionProviders.length - 1];
+  if (!p) throw new Error('no code action provider is registered');
+  return p.provider;
 }
 
 // The inline completion provider that the client registered with the (stub) editor.

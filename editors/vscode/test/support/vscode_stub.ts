@@ -92,6 +92,81 @@ class MarkdownString {
   }
 }
 
+class Diagnostic {
+  source?: string;
+  code?: string | number | { value: string | number; target: Uri };
+  relatedInformation?: any[];
+  tags?: number[];
+  constructor(public range: Range, public message: string, public severity = 0) {}
+}
+
+class TextEdit {
+  static replace(range: Range, newText: string): TextEdit {
+    return new TextEdit(range, newText);
+  }
+  static insert(position: Position, newText: string): TextEdit {
+    return new TextEdit(new Range(position, position), newText);
+  }
+  static delete(range: Range): TextEdit {
+    return new TextEdit(range, '');
+  }
+  constructor(public range: Range, public newText: string) {}
+}
+
+class CodeAction {
+  edit?: WorkspaceEdit;
+  command?: any;
+  diagnostics?: Diagnostic[];
+  isPreferred?: boolean;
+  disabled?: { reason: string };
+  constructor(public title: string, public kind?: any) {}
+}
+
+// The operations of a workspace edit, in order, as VS Code keeps them; applyEdit below performs them.
+type EditOp =
+  | { kind: 'create'; uri: Uri; options: { overwrite?: boolean; ignoreIfExists?: boolean } }
+  | { kind: 'rename'; from: Uri; to: Uri; options: any }
+  | { kind: 'delete'; uri: Uri; options: any }
+  | { kind: 'edit'; uri: Uri; edits: TextEdit[] };
+
+class WorkspaceEdit {
+  readonly ops: EditOp[] = [];
+  get size(): number {
+    return new Set(this.ops.map((o) => ('uri' in o ? o.uri : o.from).toString())).size;
+  }
+  createFile(uri: Uri, options: any = {}): void {
+    this.ops.push({ kind: 'create', uri, options });
+  }
+  renameFile(from: Uri, to: Uri, options: any = {}): void {
+    this.ops.push({ kind: 'rename', from, to, options });
+  }
+  deleteFile(uri: Uri, options: any = {}): void {
+    this.ops.push({ kind: 'delete', uri, options });
+  }
+  // `edits`: TextEdit[] or [TextEdit, metadata][] (vscode-languageclient passes the latter).
+  set(uri: Uri, edits: any[]): void {
+    this.ops.push({ kind: 'edit', uri, edits: edits.map((e) => (Array.isArray(e) ? e[0] : e)) });
+  }
+  replace(uri: Uri, range: Range, newText: string): void {
+    this.ops.push({ kind: 'edit', uri, edits: [new TextEdit(range, newText)] });
+  }
+  insert(uri: Uri, position: Position, newText: string): void {
+    this.replace(uri, new Range(position, position), newText);
+  }
+  delete(uri: Uri, range: Range): void {
+    this.replace(uri, range, '');
+  }
+  has(uri: Uri): boolean {
+    return this.ops.some((o) => o.kind === 'edit' && o.uri.toString() === uri.toString());
+  }
+  get(uri: Uri): TextEdit[] {
+    return this.ops.flatMap((o) => (o.kind === 'edit' && o.uri.toString() === uri.toString() ? o.edits : []));
+  }
+  entries(): [Uri, TextEdit[]][] {
+    return this.ops.filter((o): o is Extract<EditOp, { kind: 'edit' }> => o.kind === 'edit').map((o) => [o.uri, o.edits]);
+  }
+}
+
 // ---- Uri -----------------------------------------------------------------------------------------
 
 class Uri {
@@ -190,6 +265,8 @@ class TextDocument {
     return r;
   }
   save(): Promise<boolean> {
+    if (this.uri.scheme === 'file') fs.writeFileSync(this.uri.fsPath, this.text_);
+    this.isDirty = false;
     return Promise.resolve(true);
   }
   setText(t: string): void {
@@ -283,6 +360,7 @@ interface Shown {
   kind: 'error' | 'warning' | 'info';
   message: string;
   items: string[];
+  modal?: boolean;
 }
 
 const state = {
@@ -295,12 +373,23 @@ const state = {
   inlineProviders: [] as { selector: any; provider: any }[],
   shownDocuments: [] as TextDocument[],
   executedCommands: [] as { id: string; args: any[] }[],
+  codeActionProviders: [] as { selector: any; provider: any; metadata: any }[],
+  appliedEdits: [] as WorkspaceEdit[],
+  quickPicks: [] as { items: any[]; options: any }[],
+  inputBoxes: [] as any[],
+  progress: [] as any[],
+  cancelProgressAfterMs: undefined as number | undefined,
+  // What the user answers, first in first out: a quick pick's item, an input box's text, a
+  // message's button (messages with buttons only). Nothing queued: Escape (undefined).
+  replies: { quickPick: [] as any[], inputBox: [] as any[], message: [] as (string | undefined)[] },
 };
 
 function showMessage(kind: Shown['kind']) {
   return (message: string, ...items: any[]) => {
-    state.messages.push({ kind, message, items: items.filter((i) => typeof i === 'string') });
-    return Promise.resolve(undefined);
+    const buttons = items.filter((i) => typeof i === 'string');
+    const modal = items.some((i) => typeof i === 'object' && i !== null && i.modal === true);
+    state.messages.push({ kind, message, items: buttons, ...(modal ? { modal } : {}) });
+    return Promise.resolve(buttons.length > 0 && state.replies.message.length > 0 ? state.replies.message.shift() : undefined);
   };
 }
 
@@ -345,6 +434,55 @@ function matchScore(selector: any, doc: TextDocument): number {
   return 0;
 }
 
+const kLanguageByExt: Record<string, string> = { '.py': 'python', '.js': 'javascript', '.ts': 'typescript', '.go': 'go', '.rs': 'rust', '.lua': 'lua', '.cpp': 'cpp', '.c': 'c' };
+
+// The open document of a file, or the file opened (the client sends didOpen), like VS Code.
+function openFile(uri: Uri): TextDocument {
+  const open = state.documents.find((d) => d.uri.toString() === uri.toString());
+  if (open) return open;
+  return _test.openDocument(uri, kLanguageByExt[path.extname(uri.fsPath)] ?? 'plaintext', fs.readFileSync(uri.fsPath, 'utf8'));
+}
+
+// Replaces each edit's range in `doc`, in one change event (one version), as VS Code does.
+function editText(doc: TextDocument, edits: TextEdit[]): void {
+  const sorted = [...edits].sort((a, b) => doc.offsetAt(b.range.start) - doc.offsetAt(a.range.start));
+  let text = doc.getText();
+  const contentChanges = sorted.map((e) => {
+    const start = doc.offsetAt(e.range.start);
+    const end = doc.offsetAt(e.range.end);
+    return { range: e.range, rangeOffset: start, rangeLength: end - start, text: e.newText };
+  });
+  for (const c of contentChanges) text = text.slice(0, c.rangeOffset) + c.text + text.slice(c.rangeOffset + c.rangeLength);
+  doc.setText(text);
+  doc.version++;
+  doc.isDirty = true;
+  changeEmitter.fire({ document: doc, contentChanges, reason: undefined });
+}
+
+// workspace.applyEdit: creates files on disk (refusing an existing one unless told to replace it)
+// and edits documents, opening those that are not open; edited documents are left unsaved.
+function applyEdit(edit: WorkspaceEdit): boolean {
+  state.appliedEdits.push(edit);
+  for (const op of edit.ops) {
+    if (op.kind === 'create') {
+      const exists = fs.existsSync(op.uri.fsPath);
+      if (exists && !op.options.overwrite) {
+        if (op.options.ignoreIfExists) continue;
+        return false;
+      }
+      fs.mkdirSync(path.dirname(op.uri.fsPath), { recursive: true });
+      fs.writeFileSync(op.uri.fsPath, '');
+      const open = state.documents.find((d) => d.uri.toString() === op.uri.toString());
+      if (open) editText(open, [new TextEdit(new Range(new Position(0, 0), open.positionAt(open.getText().length)), '')]);
+    } else if (op.kind === 'edit') {
+      editText(openFile(op.uri), op.edits);
+    } else {
+      throw new Error(`stub: applyEdit cannot ${op.kind} yet`);
+    }
+  }
+  return true;
+}
+
 const workspace = lenient({
   get textDocuments() {
     return state.documents;
@@ -364,13 +502,14 @@ const workspace = lenient({
     return new Disposable(() => contentProviders.delete(scheme));
   },
   openTextDocument: async (uri: Uri) => {
+    if (uri.scheme === 'file') return openFile(uri);
     const provider = contentProviders.get(uri.scheme);
     if (!provider) throw new Error(`stub: cannot open ${uri.toString()}`);
     return new TextDocument(uri, 'plaintext', await provider.provideTextDocumentContent(uri, new CancellationTokenSource().token));
   },
   createFileSystemWatcher: () =>
     lenient({ dispose: () => {}, onDidCreate: new EventEmitter().event, onDidChange: new EventEmitter().event, onDidDelete: new EventEmitter().event }),
-  applyEdit: async () => true,
+  applyEdit: async (edit: WorkspaceEdit) => applyEdit(edit),
   fs: {},
 });
 
@@ -397,7 +536,28 @@ const window = lenient({
     state.shownDocuments.push(doc);
     return new TextEditor(doc, new Position(0, 0));
   },
-  withProgress: async (_options: any, task: any) => task({ report: () => {} }, new CancellationTokenSource().token),
+  // The user presses Cancel state.cancelProgressAfterMs after the notification appears (if set).
+  withProgress: async (options: any, task: any) => {
+    state.progress.push(options);
+    const cts = new CancellationTokenSource();
+    const timer = state.cancelProgressAfterMs === undefined ? undefined : setTimeout(() => cts.cancel(), state.cancelProgressAfterMs);
+    try {
+      return await task({ report: () => {} }, cts.token);
+    } finally {
+      clearTimeout(timer);
+    }
+  },
+  showQuickPick: async (items: any, options?: any) => {
+    const list = await items;
+    state.quickPicks.push({ items: list, options });
+    return state.replies.quickPick.shift();
+  },
+  showInputBox: async (options?: any) => {
+    state.inputBoxes.push(options);
+    const v = state.replies.inputBox.shift();
+    if (v !== undefined && options?.validateInput && (await options.validateInput(v))) return undefined;
+    return v;
+  },
 });
 
 const languages = lenient({
@@ -408,6 +568,14 @@ const languages = lenient({
     return new Disposable(() => {
       const i = state.inlineProviders.indexOf(entry);
       if (i >= 0) state.inlineProviders.splice(i, 1);
+    });
+  },
+  registerCodeActionsProvider: (selector: any, provider: any, metadata?: any) => {
+    const entry = { selector, provider, metadata };
+    state.codeActionProviders.push(entry);
+    return new Disposable(() => {
+      const i = state.codeActionProviders.indexOf(entry);
+      if (i >= 0) state.codeActionProviders.splice(i, 1);
     });
   },
   createDiagnosticCollection: () =>
@@ -495,6 +663,13 @@ class CodeActionKind {
 const vscode = {
   __esModule: true,
   CodeActionKind,
+  CodeAction,
+  CodeActionTriggerKind: { Invoke: 1, Automatic: 2 },
+  Diagnostic,
+  DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
+  DiagnosticTag: { Unnecessary: 1, Deprecated: 2 },
+  TextEdit,
+  WorkspaceEdit,
   version: '1.91.0',
   Disposable,
   EventEmitter,
