@@ -90,6 +90,20 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   MOE_TRY(state->arch, model::create_arch(file, *state->backend));
   MOE_TRY(state->tokenizer, tokenizer::tokenizer_from_gguf(file));
   const model::Hparams& hp = state->arch->hparams();
+  // The backend's kernels have limits: a file beyond them is refused now, with the key to blame,
+  // never at the first evaluation.
+  const backend::Backend::Limits limits = state->backend->limits();
+  const model::Arch::HeadDims dims = state->arch->attention_head_dims();
+  if (dims.k > limits.max_head_dim_k || dims.v > limits.max_head_dim_v) {
+    const bool mla = hp.arch == "deepseek2";
+    return make_error(ErrorCode::kUnsupported,
+                      "model '" + gguf_path + "': attention head size " + std::to_string(dims.k) + " (keys) / " +
+                          std::to_string(dims.v) + " (values) is larger than the " + std::string(state->backend->name()) +
+                          " backend supports (" + std::to_string(limits.max_head_dim_k) + " / " +
+                          std::to_string(limits.max_head_dim_v) + "); see " + hp.arch +
+                          (mla ? ".attention.kv_lora_rank, .rope.dimension_count and .attention.key_length_mla"
+                               : ".attention.key_length and .attention.value_length"));
+  }
   if (state->tokenizer->n_vocab() != hp.n_vocab)
     return make_error(ErrorCode::kCorrupt, "model '" + gguf_path + "': the tokenizer has " +
                                                std::to_string(state->tokenizer->n_vocab()) + " tokens but the model " +

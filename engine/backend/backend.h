@@ -157,7 +157,14 @@ class Backend {
   // Whether matmul/get_rows handle weights stored in this type.
   virtual bool supports(quant::GgmlType weight_type) const = 0;
   // A buffer of n_bytes. Pages that are never written need not take memory.
+  // nullptr when the memory cannot be had (never aborts).
   virtual std::unique_ptr<Buffer> alloc(size_t n_bytes) = 0;
+  // What the backend's kernels can handle; checked when a model loads.
+  struct Limits {
+    int64_t max_head_dim_k = 0;
+    int64_t max_head_dim_v = 0;
+  };
+  virtual Limits limits() const = 0;
 
   // out[t, :] = row ids[t] of w, as floats.   w [n_rows, n_in] -> out [n_tokens, n_in]
   virtual void get_rows(const Weight& w, std::span<const int32_t> ids, Mat out) = 0;

@@ -77,6 +77,13 @@ class Arch {
   virtual const Hparams& hparams() const = 0;
   // The KV rows each layer caches.
   virtual KvLayout kv_layout() const = 0;
+  // The largest key and value head sizes the forward pass gives attention (MLA's absorbed
+  // decode attends over the latent: kv_lora_rank + rope dims / kv_lora_rank).
+  struct HeadDims {
+    int64_t k = 0;
+    int64_t v = 0;
+  };
+  virtual HeadDims attention_head_dims() const = 0;
   // Scratch floats for a batch of up to n_batch tokens (logits not included).
   virtual size_t scratch_floats(int64_t n_batch) const = 0;
   // Runs the batch, appending its K/V rows to the cache, and writes logits:

@@ -102,6 +102,10 @@ class Deepseek2Arch final : public Arch {
     return l;
   }
 
+  HeadDims attention_head_dims() const override {
+    return {std::max<int64_t>(int64_t{s_.kv_lora} + s_.n_rot, s_.k_head), std::max<int64_t>(s_.kv_lora, s_.v_head)};
+  }
+
   size_t scratch_floats(int64_t n) const override {
     const int64_t H = s_.n_head;
     size_t attn = Arena::mat_floats(n, H * s_.k_head) + Arena::mat_floats(n, std::max<int64_t>(s_.q_lora, 1)) +

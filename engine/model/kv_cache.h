@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/backend/backend.h"
+#include "moecode/engine/result.h"
 
 namespace moecode::model {
 
@@ -22,8 +24,16 @@ struct KvLayout {
 
 class KvCache {
  public:
-  // Allocates n_ctx rows per layer (pages are committed as they are written).
+  // Allocates n_ctx rows per layer (pages are committed as they are written). Errors name
+  // the context size: a size that overflows, more memory than the machine has, an
+  // allocation that fails.
+  static Result<std::unique_ptr<KvCache>> create(backend::Backend& backend, const KvLayout& layout, int64_t n_ctx,
+                                                 backend::CacheType type);
+  // The same for tests and tools that know the size is fine (aborts if it is not).
   KvCache(backend::Backend& backend, const KvLayout& layout, int64_t n_ctx, backend::CacheType type);
+
+  // Bytes the cache takes for `n_ctx` rows, or nullopt when that overflows.
+  static std::optional<size_t> bytes_for(const KvLayout& layout, int64_t n_ctx, backend::CacheType type);
 
   backend::CacheView k(int layer) const { return k_[layer]; }
   backend::CacheView v(int layer) const { return v_[layer]; }
@@ -32,6 +42,8 @@ class KvCache {
   size_t n_bytes() const { return n_bytes_; }
 
  private:
+  KvCache(std::unique_ptr<backend::Buffer> buffer, const KvLayout& layout, int64_t n_ctx, backend::CacheType type);
+
   std::unique_ptr<backend::Buffer> buffer_;
   std::vector<backend::CacheView> k_, v_;
   int64_t n_ctx_;

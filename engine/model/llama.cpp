@@ -36,6 +36,8 @@ class LlamaArch final : public Arch {
     return l;
   }
 
+  HeadDims attention_head_dims() const override { return {hp_.head_dim_k, hp_.head_dim_v}; }
+
   size_t scratch_floats(int64_t n) const override {
     const size_t ffn = is_moe() ? moe_ffn_scratch(moe_shape_, routing_, n) : ffn_swiglu_scratch(hp_.n_ff, n);
     const size_t layer = std::max(self_attention_scratch(shape_, n), ffn);

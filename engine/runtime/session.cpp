@@ -28,12 +28,13 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 class SessionImpl final : public engine::Session {
  public:
-  SessionImpl(std::shared_ptr<ModelState> state, const SessionConfig& config)
+  SessionImpl(std::shared_ptr<ModelState> state, const SessionConfig& config, std::unique_ptr<model::KvCache> cache,
+              std::unique_ptr<backend::Buffer> scratch)
       : state_(std::move(state)),
         config_(config),
         n_vocab_(state_->arch->hparams().n_vocab),
-        cache_(*state_->backend, state_->arch->kv_layout(), config.n_ctx, config.kv_type) {
-    scratch_ = state_->backend->alloc(state_->arch->scratch_floats(config_.n_batch) * sizeof(float));
+        cache_(std::move(cache)),
+        scratch_(std::move(scratch)) {
     tokens_.reserve(config_.n_ctx);
     last_logits_.resize(n_vocab_);
   }
@@ -78,7 +79,7 @@ class SessionImpl final : public engine::Session {
   std::shared_ptr<ModelState> state_;
   SessionConfig config_;
   int64_t n_vocab_;
-  model::KvCache cache_;
+  std::unique_ptr<model::KvCache> cache_;
   std::unique_ptr<backend::Buffer> scratch_;
   std::vector<Token> tokens_;       // what the cache holds, position by position
   std::vector<float> last_logits_;  // [n_vocab]
@@ -100,7 +101,7 @@ Status SessionImpl::run(std::span<const Token> tokens, float* all, const CancelT
                               : backend::make_mat(last_logits_.data(), 1, n_vocab_);
     {
       std::lock_guard<std::mutex> lock(state_->compute);
-      model::ForwardContext ctx{*state_->backend, cache_,
+      model::ForwardContext ctx{*state_->backend, *cache_,
                                 model::Arena(static_cast<float*>(scratch_->data()), scratch_->size() / sizeof(float)),
                                 &state_->moe_stats};
       state_->arch->forward(ctx, batch, logits);
@@ -239,8 +240,18 @@ Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, cons
 
 }  // namespace
 
-std::unique_ptr<engine::Session> make_session(std::shared_ptr<ModelState> state, const SessionConfig& config) {
-  return std::make_unique<SessionImpl>(std::move(state), config);
+Result<std::unique_ptr<engine::Session>> make_session(std::shared_ptr<ModelState> state, const SessionConfig& config) {
+  MOE_TRY(std::unique_ptr<model::KvCache> cache,
+          model::KvCache::create(*state->backend, state->arch->kv_layout(), config.n_ctx, config.kv_type));
+  const size_t scratch_bytes = state->arch->scratch_floats(config.n_batch) * sizeof(float);
+  auto scratch = state->backend->alloc(scratch_bytes);
+  if (!scratch) {
+    return make_error(ErrorCode::kOutOfRange, "cannot allocate " + std::to_string(scratch_bytes >> 20) +
+                                                  " MiB of scratch memory for batches of " +
+                                                  std::to_string(config.n_batch) + " tokens");
+  }
+  return std::unique_ptr<engine::Session>(
+      std::make_unique<SessionImpl>(std::move(state), config, std::move(cache), std::move(scratch)));
 }
 
 }  // namespace moecode::runtime

@@ -34,6 +34,7 @@ struct SessionConfig {
   backend::CacheType kv_type = backend::CacheType::kF16;
 };
 
-std::unique_ptr<engine::Session> make_session(std::shared_ptr<ModelState> state, const SessionConfig& config);
+// Errors: a KV cache or scratch memory that cannot be had (the message names the context size).
+Result<std::unique_ptr<engine::Session>> make_session(std::shared_ptr<ModelState> state, const SessionConfig& config);
 
 }  // namespace moecode::runtime

@@ -90,6 +90,7 @@ struct Target {
   size_t start = 0;  // line start
   size_t end = 0;    // end of the last line (before its '\n')
   std::string label;
+  std::string name;  // the enclosing definition's name ("" for a window or a selection)
 };
 
 Target choose_target(const FixRequest& req, std::string_view grammar, std::string_view text) {
@@ -113,6 +114,7 @@ Target choose_target(const FixRequest& req, std::string_view grammar, std::strin
       t.end = line_end(text, def->span.end > 0 ? def->span.end - 1 : 0);
       t.label = def->kind + (def->name.empty() ? "" : " '" + def->name + "'") + " (lines " + std::to_string(first) +
                 "-" + std::to_string(last) + ")";
+      t.name = def->name;
       return t;
     }
   }
@@ -202,6 +204,10 @@ Result<FixResult> Fixer::fix(const FixRequest& req, const CancelToken& cancel) {
                                                    "' code (no grammar), so it does not fix it");
   }
   const std::string lang = language_display_name(grammar);
+  // Prompts name the file as the user sees it in the workspace, never by an absolute path.
+  const std::string shown = !req.display_path.empty() ? req.display_path
+                            : req.path.empty()        ? std::string("the file")
+                                                      : req.path.substr(req.path.find_last_of('/') + 1);
   MOE_TRY(const SyntaxReport before, check_syntax(grammar, text));
   const Target target = choose_target(req, grammar, text);
   const std::string target_text(text.substr(target.start, target.end - target.start));
@@ -233,9 +239,9 @@ Result<FixResult> Fixer::fix(const FixRequest& req, const CancelToken& cancel) {
   std::string task;
   if (!req.instruction.empty()) {
     task = "Rewrite this " + lang + " code (" + target.label + " of " +
-           (req.path.empty() ? std::string("the file") : req.path) + ") as follows: " + req.instruction + "\n";
+           shown + ") as follows: " + req.instruction + "\n";
   } else {
-    task = "Fix this problem in " + (req.path.empty() ? std::string("the file") : req.path) + ", line " +
+    task = "Fix this problem in " + shown + ", line " +
            std::to_string(diag_line) + ": " + (req.message.empty() ? std::string("the code is wrong") : req.message) +
            "\n";
   }
@@ -286,6 +292,26 @@ Result<FixResult> Fixer::fix(const FixRequest& req, const CancelToken& cancel) {
         resampled = true;  // once, sampled rather than greedy
         ask_options.generation.temperature = std::max(0.7f, req.temperature);
         ask_options.generation.seed = 0x5eed + static_cast<uint64_t>(attempt);
+        continue;
+      }
+    }
+    // A fix of a definition must still define it: prose, a stub or another function is no fix.
+    if (!target.name.empty() && !req.rewrite_selection) {
+      auto names = top_level_names(grammar, block->code);
+      auto units = top_level_units(grammar, block->code);
+      bool defines = names.ok() && std::find(names->begin(), names->end(), target.name) != names->end();
+      if (!defines && units.ok()) {
+        for (const SourceUnit& u : *units) defines = defines || u.name == target.name;
+      }
+      // A method answered with its class, or alone: the name may sit one level down.
+      if (!defines) defines = block->code.find(target.name) != std::string::npos && names.ok() && names->empty();
+      if (!defines) {
+        last_refusal = "the model's answer does not define '" + target.name + "'";
+        result.notes.push_back(last_refusal);
+        if (attempt >= 1) break;
+        messages.push_back({"assistant", answer.text});
+        messages.push_back({"user", "Answer with the whole corrected definition of '" + target.name + "' in one ```" +
+                                        grammar + " block."});
         continue;
       }
     }

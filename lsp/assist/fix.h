@@ -25,7 +25,8 @@
 namespace moecode::assist {
 
 struct FixRequest {
-  std::string path;         // for prompts and context ("" when the document has no file)
+  std::string path;         // the file, for the context provider ("" when the document has none)
+  std::string display_path; // how prompts name it: relative to the workspace ("" = path's file name)
   std::string uri;
   std::string language_id;  // an LSP language id or a grammar name
   std::shared_ptr<const std::string> text;

@@ -16,6 +16,7 @@
 #include "lsp/assist/scripted_generator.h"
 #include "lsp/cli/model_path.h"
 #include "lsp/cli/repo_context.h"
+#include "lsp/server/redacting_generator.h"
 #include "lsp/workspace/ignore.h"
 #include "lsp/workspace/paths.h"
 
@@ -58,13 +59,18 @@ Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::st
 }
 
 Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args) {
-  if (!args.scripted.empty()) return load_scripted_generator(args.scripted);
+  // Every prompt passes the redaction of secrets on its way to the model.
+  if (!args.scripted.empty()) {
+    MOE_TRY(std::unique_ptr<assist::Generator> g, load_scripted_generator(args.scripted));
+    return server::redacting(std::move(g));
+  }
   MOE_TRY(std::string path, resolve_model_path(args.engine.model));
   assist::LocalGeneratorOptions lo;
   lo.n_threads = args.engine.threads;
   lo.n_ctx = args.engine.ctx;
   lo.n_batch = 256;  // nothing to cancel mid-prompt on the command line
-  return assist::load_local_generator(path, lo);
+  MOE_TRY(std::unique_ptr<assist::Generator> g, assist::load_local_generator(path, lo));
+  return server::redacting(std::move(g));
 }
 
 Result<std::string> workspace_root(const AssistArgs& args, const std::string& near) {
@@ -114,6 +120,9 @@ Result<std::unique_ptr<assist::ContextProvider>> index_workspace(const std::stri
 }
 
 Result<std::string> read_source_file(const std::string& path, size_t max_bytes) {
+  if (server::is_secret_document(path)) {
+    return make_error(ErrorCode::kInvalidArgument, "'" + path + "' is a secret file: moecode sends nothing of it to a model");
+  }
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return make_error(ErrorCode::kNotFound, "'" + path + "' is not a file");
   const auto size = fs::file_size(path, ec);

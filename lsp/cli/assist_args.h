@@ -49,7 +49,8 @@ Result<std::string> workspace_root(const AssistArgs& args, const std::string& ne
 // returns a provider that packs definitions from it. Progress goes to stderr when `verbose`.
 Result<std::unique_ptr<assist::ContextProvider>> index_workspace(const std::string& root, bool verbose);
 
-// The file's text. Errors: missing, unreadable, binary (a NUL byte), or larger than `max_bytes`.
+// The file's text. Errors: a secret file (.env, *.pem...), missing, unreadable, binary (a NUL
+// byte), or larger than `max_bytes`.
 Result<std::string> read_source_file(const std::string& path, size_t max_bytes = 8u << 20);
 
 // Writes `text` to `path` atomically (a temporary file in the same folder, then rename).

@@ -8,6 +8,7 @@
 //            "newText"}],"problemsBefore","problemsAfter","attempts","notes","applied","diff"}
 //   (lines and characters from 0, characters in bytes).
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <fmt/format.h>
@@ -99,6 +100,7 @@ void run_fix(const FixArgs& a) {
 
   assist::FixRequest req;
   req.path = path.ok() ? *path : a.file;
+  if (path.ok()) req.display_path = std::filesystem::path(*path).lexically_relative(*root).string();
   req.language_id = assist::grammar_for("", a.file);
   req.text = std::make_shared<const std::string>(*text);
   req.start = range->first;

@@ -18,6 +18,7 @@
 #include "lsp/assist/fix.h"
 #include "lsp/assist/translate.h"
 #include "lsp/protocol/position.h"
+#include "lsp/server/redacting_generator.h"
 #include "lsp/server/server.h"
 #include "lsp/workspace/paths.h"
 
@@ -78,7 +79,7 @@ void LspServer::on_code_action(const Json& params, Reply reply) {
   // Nothing to offer without a model (none configured, or it failed to load) or for a language
   // the user turned off. While the model loads, actions are offered: they run once it is there.
   const bool model = status_.model_state == "ready" || status_.model_state == "loading";
-  if (!config_.language_enabled(doc->language_id) || !model) {
+  if (!config_.language_enabled(doc->language_id) || !model || is_secret_document(p->uri)) {
     reply.result(actions);
     return;
   }
@@ -132,6 +133,7 @@ void LspServer::start_fix(const Json& data, const RequestContext& ctx,
   const std::string uri = data["uri"].get<std::string>();
   auto doc = documents_.get(uri);
   if (!doc) return bad("document not open: " + uri);
+  if (is_secret_document(uri)) return bad(uri + " is a secret file: nothing of it goes to a model");
   if (data.contains("version") && data["version"].is_number_integer() &&
       data["version"].get<int64_t>() != doc->version) {
     done(make_error(moecode::ErrorCode::kOutOfRange, "the document changed since the action was offered"), "");
@@ -147,6 +149,9 @@ void LspServer::start_fix(const Json& data, const RequestContext& ctx,
   assist::FixRequest req;
   req.uri = uri;
   req.path = protocol::uri_to_path(uri).value_or("");
+  for (const std::string& folder : folder_paths()) {  // prompts name the file relative to its folder
+    if (!req.path.empty() && req.path.starts_with(folder + "/")) req.display_path = req.path.substr(folder.size() + 1);
+  }
   req.language_id = doc->language_id;
   req.text = doc->text;
   req.start = *start;
@@ -244,6 +249,10 @@ void LspServer::start_translate(const Json& args, Reply reply, const RequestCont
   auto doc = documents_.get(*uri);
   if (!doc) {
     reply.error(ErrorCode::kInvalidParams, "document not open: " + *uri);
+    return;
+  }
+  if (is_secret_document(*uri)) {
+    reply.error(ErrorCode::kInvalidParams, "moecode.translate: " + *uri + " is a secret file: nothing of it goes to a model");
     return;
   }
   const std::string to = args["to"].get<std::string>();

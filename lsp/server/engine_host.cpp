@@ -1,6 +1,8 @@
 // The model side of the server (see engine_host.h).
 #include "lsp/server/engine_host.h"
 
+#include "lsp/server/redacting_generator.h"
+
 #include <spdlog/spdlog.h>
 
 namespace moecode::server {
@@ -61,7 +63,7 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
         status = g.error();
       } else {
         completer_.reset();
-        generator_ = std::move(*g);
+        generator_ = redacting(std::move(*g));
         completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
         loaded_ = spec;
         description_ = generator_->describe();
@@ -75,7 +77,7 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
 void EngineHost::set_generator(std::unique_ptr<assist::Generator> generator, const ModelSpec& spec) {
   std::lock_guard lock(mu_);
   completer_.reset();
-  generator_ = std::move(generator);
+  generator_ = redacting(std::move(generator));
   if (generator_) completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
   loaded_ = wanted_ = spec;
   loading_ = false;

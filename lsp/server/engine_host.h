@@ -1,6 +1,7 @@
 // EngineHost: the model side of the server, shared by every session of the process (one with
 // --stdio, one per client with --listen): the scheduler and its worker thread, the current
-// Generator and the Completer over it, and model (re)loading through a factory.
+// Generator and the Completer over it, and model (re)loading through a factory. Every generator
+// is wrapped in a RedactingGenerator: no prompt reaches a model with a secret in it.
 // Threading: ensure_model(), describe(), has_model() and scheduler() are thread-safe;
 // completer() and generator() are for jobs running on the scheduler's worker thread.
 #pragma once

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "lsp/protocol/position.h"
+#include "lsp/server/redacting_generator.h"
+#include "lsp/workspace/secrets.h"
 
 namespace moecode::server {
 
@@ -307,6 +309,11 @@ void LspServer::start_completion(Kind kind, const protocol::TextDocumentPosition
   };
   if (!config_.language_enabled(doc->language_id)) {
     reply.result(kind == Kind::kCommand ? Json{{"applied", false}, {"reason", "language disabled"}} : empty());
+    return;
+  }
+  // A secret file (.env, *.pem...) never reaches a model, not even its window.
+  if (is_secret_document(pos.uri)) {
+    reply.result(kind == Kind::kCommand ? Json{{"applied", false}, {"reason", "secret file"}} : empty());
     return;
   }
   auto offset = protocol::to_offset(*doc->text, pos.position, encoding_);
@@ -665,6 +672,10 @@ void LspServer::start_context_preview(const protocol::TextDocumentPositionParams
     reply.error(ErrorCode::kInvalidParams, "document not open: " + pos.uri);
     return;
   }
+  if (is_secret_document(pos.uri)) {
+    reply.error(ErrorCode::kRequestFailed, "moecode.context: " + pos.uri + " is a secret file: nothing of it goes to a model");
+    return;
+  }
   auto offset = protocol::to_offset(*doc->text, pos.position, encoding_);
   if (!offset.ok()) {
     reply.error(ErrorCode::kInvalidParams, "params.position: " + offset.error().message());
@@ -695,14 +706,16 @@ void LspServer::start_context_preview(const protocol::TextDocumentPositionParams
                           "moecode.context: " + r.error().message());
             return;
           }
+          // What the model would get: secrets redacted as RedactingGenerator does on the way.
+          const auto clean = [](const std::string& s) { return workspace::redact(s, workspace::find_secrets(s)); };
           holder->result(Json{{"uri", uri},
                               {"format", r->format},
                               {"tokens", r->n_tokens},
                               {"budget", r->budget},
                               {"approximate", r->approximate},
                               {"snippets", r->context.snippets.size()},
-                              {"text", assist::describe_preview(*r)},
-                              {"prompt", r->prompt.render()}});
+                              {"text", clean(assist::describe_preview(*r))},
+                              {"prompt", clean(r->prompt.render())}});
         });
       },
       ctx.cancel());

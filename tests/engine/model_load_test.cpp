@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/gguf/gguf.h"
+#include "engine/quant/types.h"
 #include "moecode/engine/model.h"
 #include "support/gguf_rewrite.h"
 
@@ -165,6 +166,63 @@ TEST(ModelLoad, Qwen3AppliesPerHeadQkNorms) {
   float diff = 0;
   for (size_t i = 0; i < logits[0].size(); ++i) diff = std::max(diff, std::abs(logits[0][i] - logits[1][i]));
   EXPECT_GT(diff, 1e-2f) << "the q/k norm weights have no effect";
+}
+
+// A valid file whose attention heads are larger than the CPU kernels take (key_length 1100
+// > 1024): refused when it loads, naming the keys; it used to load and abort at the first eval.
+TEST(ModelLoad, HeadSizeBeyondTheBackendIsAnErrorAtLoadNotAnAbort) {
+  auto file = gguf::GgufFile::open(fixture("tiny-qwen2.f32.gguf"));
+  ASSERT_TRUE(file.ok());
+  gguf::GgufWriter w;
+  for (const auto& kv : (*file)->metadata()) w.set(kv.key, kv.value);
+  constexpr int64_t kHead = 1100;
+  w.set_uint32("qwen2.attention.key_length", kHead);
+  w.set_uint32("qwen2.attention.value_length", 16);
+  w.set_uint32("qwen2.rope.dimension_count", 16);
+  std::vector<float> zeros(static_cast<size_t>(64 * 4 * kHead), 0.0f);
+  auto bytes = [&](size_t n) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(zeros.data()), n * 4); };
+  for (const auto& t : (*file)->tensors()) {
+    const std::string name(t.name);
+    std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
+    const bool q = name.ends_with("attn_q.weight") || name.ends_with("attn_q.bias");
+    const bool k = name.ends_with("attn_k.weight") || name.ends_with("attn_k.bias");
+    if (q || k) {
+      const int64_t rows = (q ? 4 : 2) * kHead;  // 4 heads, 2 KV heads
+      ne.back() = rows;
+      const size_t n = static_cast<size_t>(ne.size() == 2 ? ne[0] * rows : rows);
+      ASSERT_TRUE(w.add_tensor(t.name, quant::GgmlType::F32, ne, bytes(n)).ok());
+    } else {
+      ASSERT_TRUE(w.add_tensor(t.name, t.type, ne, {t.data, t.n_bytes}).ok());
+    }
+  }
+  const std::string path = (fs::temp_directory_path() / ("moecode_load_head1100_" + std::to_string(::getpid()) + ".gguf")).string();
+  ASSERT_TRUE(w.write(path).ok());
+  auto m = load(path);
+  fs::remove(path);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message().find("attention head size 1100 (keys)"), std::string::npos) << m.error().message();
+  EXPECT_NE(m.error().message().find("supports (1024"), std::string::npos) << m.error().message();
+  EXPECT_NE(m.error().message().find("qwen2.attention.key_length"), std::string::npos) << m.error().message();
+}
+
+// A KV cache larger than the machine's memory (or whose size overflows) is an error when the
+// session is made, naming the context size; it used to abort in the allocator.
+TEST(ModelLoad, AKvCacheThatCannotBeHadIsAnErrorNotAnAbort) {
+  engine::LoadOptions o;
+  o.n_ctx = 1 << 24;
+  auto m = engine::Model::load(fixture("tiny-llama.f32.gguf"), o);
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  // tiny-llama: 2 layers x (2 x 64) x 2 (K, V) x 4 bytes = 2 KiB a token: 32 GiB at 16M tokens.
+  engine::SessionOptions so;
+  so.kv_type = engine::KvCacheType::kF32;
+  auto s = (*m)->new_session(so);
+  if (s.ok()) GTEST_SKIP() << "this machine has more than 32 GiB of memory: the cache was allocated";
+  EXPECT_NE(s.error().message().find("16777216 tokens"), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("-c"), std::string::npos) << s.error().message();
+  // A normal session still works after that.
+  so.n_ctx = 64;
+  auto ok = (*m)->new_session(so);
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
 }
 
 TEST(ModelLoad, OptionsAreChecked) {

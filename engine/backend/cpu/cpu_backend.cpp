@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -70,17 +71,22 @@ constexpr int64_t kMinSplitKeys = 256;
 
 class CpuBuffer final : public Buffer {
  public:
-  explicit CpuBuffer(size_t n) : size_(n) {
+  // nullptr when the allocation fails (or its size overflows).
+  static std::unique_ptr<CpuBuffer> make(size_t n) {
+    if (n > SIZE_MAX - kAlign) return nullptr;
     const size_t rounded = (n + kAlign - 1) / kAlign * kAlign;
     // Large blocks come straight from mmap, so untouched pages take no memory.
-    data_ = rounded == 0 ? nullptr : std::aligned_alloc(kAlign, rounded);
-    MOE_ASSERT(rounded == 0 || data_ != nullptr);
+    void* data = rounded == 0 ? nullptr : std::aligned_alloc(kAlign, rounded);
+    if (rounded != 0 && data == nullptr) return nullptr;
+    return std::unique_ptr<CpuBuffer>(new CpuBuffer(data, n));
   }
   ~CpuBuffer() override { std::free(data_); }
   void* data() override { return data_; }
   size_t size() const override { return size_; }
 
  private:
+  CpuBuffer(void* data, size_t n) : data_(data), size_(n) {}
+
   void* data_ = nullptr;
   size_t size_ = 0;
 };
@@ -114,7 +120,8 @@ class CpuBackend final : public Backend {
     WeightKernels k;
     return weight_kernels(type, &k);
   }
-  std::unique_ptr<Buffer> alloc(size_t n_bytes) override { return std::make_unique<CpuBuffer>(n_bytes); }
+  std::unique_ptr<Buffer> alloc(size_t n_bytes) override { return CpuBuffer::make(n_bytes); }
+  Limits limits() const override { return {kMaxHeadDim, kMaxHeadDimV}; }
 
   void get_rows(const Weight& w, std::span<const int32_t> ids, Mat out) override;
   void rms_norm(Mat x, const float* g, float eps, Mat out) override;

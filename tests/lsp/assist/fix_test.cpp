@@ -115,7 +115,8 @@ TEST(FixTest, MalformedAnswersAreRefusedWithTheReason) {
     std::string reason;
   };
   const std::vector<Case> cases = {
-      {"I cannot help with that.", "no change"},  // prose: taken as code, it does not parse
+      {"I cannot help with that.", "does not define 'total'"},  // prose, taken as code
+      {"```python\npass\n```", "does not define 'total'"},          // a stub
       {"", "no code"},
       {"```python\ndef total(items):\n    s = 0\n    for it in items:\n        s += it\n    return sm\n```",
        "unchanged"},
