@@ -26,7 +26,7 @@ H.run({
     end
     for _, t in ipairs({ 'moecode.txt', 'moecode.setup()', 'moecode-options', 'moecode-settings', 'moecode-keys',
       ':MoecodeContext', ':MoecodeStatus', ':MoecodeRestart', ':MoecodeToggle', 'moecode-restart', 'moecode-health',
-      'hl-MoecodeSuggestion' }) do
+      'hl-MoecodeSuggestion', 'moecode-fix', ':MoecodeFix', ':MoecodeRewrite', ':MoecodeTranslate' }) do
       H.ok(tags[t], 'tag ' .. t)
     end
     -- Every |link| to a moecode tag resolves.

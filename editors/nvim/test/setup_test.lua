@@ -46,7 +46,8 @@ H.run({
     local first = c:lua(REGISTERED)
     H.eq({ id1 }, first.clients, 'one client')
     H.eq(7, #first.keys, 'seven insert-mode keymaps in the buffer')
-    H.eq({ 'MoecodeContext', 'MoecodeRestart', 'MoecodeStatus', 'MoecodeToggle' }, first.cmds, 'commands')
+    H.eq({ 'MoecodeContext', 'MoecodeFix', 'MoecodeRestart', 'MoecodeRewrite', 'MoecodeStatus', 'MoecodeToggle',
+      'MoecodeTranslate' }, first.cmds, 'commands')
     local st = c:lua(STATUS)
     H.eq(16, st.config.maxTokens, 'initializationOptions: maxTokens')
     H.eq(3, st.config.maxLines, 'initializationOptions: maxLines')

@@ -6,9 +6,10 @@ local M = {}
 
 -- root directory -> entry:
 --   root, client_id, buffers ({[bufnr] = true}), started_at (ms), status (last
---   moecode/status params), progress (last $/progress value), last_error, exits (list of
---   {code, signal}), failures (crashes in the current streak), delays (every restart delay
---   scheduled, ms), restarts (total), notified, gave_up, timer, stopping, relaunch
+--   moecode/status params), progress (last $/progress value), last_error, last_message (the
+--   last window/showMessage, any type), exits (list of {code, signal}), failures (crashes in
+--   the current streak), delays (every restart delay scheduled, ms), restarts (total),
+--   notified, gave_up, timer, stopping, relaunch
 local entries = {}
 local opts -- the options of the last setup()
 local missing_notified = false
@@ -52,7 +53,59 @@ local function capabilities()
   caps.textDocument = caps.textDocument or {}
   -- Ours (0.7-0.11) or Neovim's own (0.12+): either way the client asks for it.
   caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion or { dynamicRegistration = false }
+  -- Neovim applies documentChanges (versioned edits, file creation) but does not say so (0.7 to
+  -- 0.11 at least); moecode.translate needs it to create its file, and fixes then carry the
+  -- buffer version.
+  caps.workspace = caps.workspace or {}
+  caps.workspace.workspaceEdit = caps.workspace.workspaceEdit or {}
+  caps.workspace.workspaceEdit.documentChanges = true
   return caps
+end
+
+-- A file created with its text (documentChanges: create it, then insert into the new, empty
+-- file; moecode.translate sends that): Neovim (0.7.2) would create the file empty, load it,
+-- insert the text and leave the buffer unsaved with an extra empty last line, and a buffer of
+-- the file that was loaded already would keep its old text with the new inserted before it. Write the file and reload such a
+-- buffer instead. Returns the ApplyWorkspaceEditResult, or nil for any other edit.
+local function create_with_text(edit)
+  local changes = type(edit) == 'table' and edit.documentChanges
+  if type(changes) ~= 'table' or #changes ~= 2 then
+    return nil
+  end
+  local create, change = changes[1], changes[2]
+  if type(create) ~= 'table' or create.kind ~= 'create' or type(change) ~= 'table' or change.kind ~= nil
+      or type(change.textDocument) ~= 'table' or change.textDocument.uri ~= create.uri then
+    return nil
+  end
+  local text = {}
+  for _, e in ipairs(change.edits or {}) do
+    local s, en = e.range.start, e.range['end']
+    if s.line ~= 0 or s.character ~= 0 or en.line ~= 0 or en.character ~= 0 then
+      return nil
+    end
+    text[#text + 1] = e.newText
+  end
+  local fname = vim.uri_to_fname(create.uri)
+  local o = create.options or {}
+  if (vim.uv or vim.loop).fs_stat(fname) and not o.overwrite then
+    if o.ignoreIfExists then
+      return nil -- edit the existing file: Neovim's own way
+    end
+    return { applied = false, failureReason = fname .. ' exists' }
+  end
+  vim.fn.mkdir(vim.fn.fnamemodify(fname, ':h'), 'p')
+  local f, why = io.open(fname, 'wb')
+  if not f then
+    return { applied = false, failureReason = 'cannot write ' .. fname .. ': ' .. tostring(why) }
+  end
+  f:write(table.concat(text))
+  f:close()
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.api.nvim_buf_get_name(buf) == fname then
+      vim.api.nvim_buf_call(buf, function() vim.cmd('silent edit!') end)
+    end
+  end
+  return { applied = true }
 end
 
 local function fire_status_event()
@@ -76,7 +129,17 @@ local function handlers(entry)
       if result and result.type == 1 then
         entry.last_error = result.message
       end
+      if result then
+        entry.last_message = result.message
+      end
       return vim.lsp.handlers['window/showMessage'](err, result, ctx, cfg)
+    end,
+    ['workspace/applyEdit'] = function(err, result, ctx, cfg)
+      local done = create_with_text(type(result) == 'table' and result.edit or nil)
+      if done then
+        return done
+      end
+      return vim.lsp.handlers['workspace/applyEdit'](err, result, ctx, cfg)
     end,
   }
 end

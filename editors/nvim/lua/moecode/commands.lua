@@ -1,4 +1,4 @@
--- The :Moecode* user commands: context, status, restart, toggle.
+-- The :Moecode* user commands: context, status, restart, toggle, fix, rewrite, translate.
 local clients = require('moecode.client')
 local ghost = require('moecode.ghost')
 local util = require('moecode.util')
@@ -156,6 +156,28 @@ function M.create()
       clients.restart()
     end
   end, { desc = 'moecode: restart the server(s)' })
+  cmd('MoecodeFix', function()
+    if setup_done() then
+      require('moecode.assist').fix()
+    end
+  end, { desc = "moecode: fixes for the cursor line's diagnostics (any source)" })
+  cmd('MoecodeRewrite', function(a)
+    if setup_done() then
+      require('moecode.assist').rewrite(a.line1, a.line2, a.args)
+    end
+  end, { range = true, nargs = '+', desc = 'moecode: rewrite the lines as the instruction says' })
+  cmd('MoecodeTranslate', function(a)
+    if setup_done() then
+      require('moecode.assist').translate(a.args, a.bang)
+    end
+  end, {
+    nargs = 1,
+    bang = true,
+    complete = function(lead)
+      return vim.tbl_filter(function(t) return t:find(lead, 1, true) == 1 end, require('moecode.assist').targets)
+    end,
+    desc = 'moecode: translate the file into a new one in another language (! replaces it)',
+  })
   cmd('MoecodeToggle', function(a)
     local on
     if a.args == 'on' then
