@@ -35,7 +35,7 @@ void add_assist_options(CLI::App* cmd, AssistArgs& args) {
   cmd->add_flag("--no-context", args.no_context, "No repository context (does not index the workspace)");
 }
 
-Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::string& path) {
+Result<assist::Script> read_script(const std::string& path) {
   std::ifstream in(path);
   if (!in) return make_error(ErrorCode::kNotFound, "scripted generator file '" + path + "' not found");
   std::stringstream ss;
@@ -55,14 +55,14 @@ Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::st
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::kCorrupt, "scripted generator file '" + path + "': " + e.what());
   }
-  return std::unique_ptr<assist::Generator>(std::make_unique<assist::ScriptedGenerator>(std::move(s)));
+  return s;
 }
 
 Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args) {
   // Every prompt passes the redaction of secrets on its way to the model.
   if (!args.scripted.empty()) {
-    MOE_TRY(std::unique_ptr<assist::Generator> g, load_scripted_generator(args.scripted));
-    return server::redacting(std::move(g));
+    MOE_TRY(assist::Script script, read_script(args.scripted));
+    return server::redacting(std::make_unique<assist::ScriptedGenerator>(std::move(script)));
   }
   MOE_TRY(std::string path, resolve_model_path(args.engine.model));
   assist::LocalGeneratorOptions lo;

@@ -11,6 +11,7 @@
 
 #include "lsp/assist/context.h"
 #include "lsp/assist/generator.h"
+#include "lsp/assist/scripted_generator.h"
 #include "lsp/cli/engine_args.h"
 #include "lsp/workspace/paths.h"
 #include "moecode/engine/result.h"
@@ -36,10 +37,10 @@ void add_assist_options(CLI::App* cmd, AssistArgs& args);
 // The local model (or the scripted generator).
 Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args);
 
-// A ScriptedGenerator's script from a JSON file:
+// A ScriptedGenerator's script from a JSON file (`--scripted-generator`, tests):
 //   {"replies": [{"match": "...", "text": "..."}], "fallback": "...", "tokenDelayMs": 0,
 //    "promptDelayMs": 0, "fim": false, "nCtx": 8192}
-Result<std::unique_ptr<assist::Generator>> load_scripted_generator(const std::string& path);
+Result<assist::Script> read_script(const std::string& path);
 
 // The workspace root: --root, else the git work tree that holds `near` (a file or folder),
 // else the current directory. Absolute and canonical.

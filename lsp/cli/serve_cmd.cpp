@@ -15,6 +15,7 @@
 
 #include "lsp/assist/local_generator.h"
 #include "lsp/assist/scripted_generator.h"
+#include "lsp/cli/assist_args.h"
 #include "lsp/cli/commands.h"
 #include "lsp/cli/model_path.h"
 #include "lsp/cli/repo_context.h"
@@ -36,31 +37,6 @@ struct ServeArgs {
   std::string scripted;
   bool no_repo_context = false;
 };
-
-// A ScriptedGenerator from a JSON file:
-//   {"replies": [{"match": "...", "text": "..."}], "fallback": "...", "tokenDelayMs": 0,
-//    "promptDelayMs": 0, "fim": false}
-Result<assist::Script> read_script(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return make_error(ErrorCode::kNotFound, "scripted generator file '" + path + "' not found");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (!j.is_object()) return make_error(ErrorCode::kCorrupt, "scripted generator file '" + path + "': not a JSON object");
-  assist::Script s;
-  try {
-    for (const auto& r : j.value("replies", nlohmann::json::array())) {
-      s.replies.push_back({r.value("match", ""), r.value("text", "")});
-    }
-    s.fallback = j.value("fallback", "");
-    s.token_delay_ms = j.value("tokenDelayMs", 0);
-    s.prompt_delay_ms = j.value("promptDelayMs", 0);
-    s.fim = j.value("fim", false);
-  } catch (const nlohmann::json::exception& e) {
-    return make_error(ErrorCode::kCorrupt, "scripted generator file '" + path + "': " + e.what());
-  }
-  return s;
-}
 
 void run_serve(const ServeArgs& args) {
   if (!args.log_file.empty()) {

@@ -12,6 +12,8 @@
 // Every handler runs on the I/O thread; model work runs as scheduler jobs whose answers are
 // posted back, and a result for a document version that is no longer current is refused.
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
@@ -108,9 +110,15 @@ void LspServer::on_code_action_resolve(const Json& params, Reply reply, const Re
     return;
   }
   auto holder = std::make_shared<Reply>(std::move(reply));
-  start_fix(params["data"], ctx, [holder, action = params](Result<Json> edit, std::string) mutable {
+  std::weak_ptr<LspServer> weak = weak_from_this();
+  start_fix(params["data"], ctx, [weak, holder, action = params](Result<Json> edit, std::string) mutable {
     if (holder->done()) return;
     if (!edit.ok()) {
+      // Editors say nothing when a resolve fails: the user is told why here (commands answer
+      // with the error, which their clients show).
+      if (auto self = weak.lock(); self && edit.error().code() == moecode::ErrorCode::kUnavailable) {
+        self->show_message(MessageType::kWarning, "moecode could not fix this: " + edit.error().message());
+      }
       const auto code = edit.error().code() == moecode::ErrorCode::kCancelled ? ErrorCode::kRequestCancelled
                         : edit.error().code() == moecode::ErrorCode::kOutOfRange ? ErrorCode::kContentModified
                                                                                   : ErrorCode::kRequestFailed;
@@ -183,9 +191,6 @@ void LspServer::start_fix(const Json& data, const RequestContext& ctx,
           auto self = weak.lock();
           if (!self) return;
           if (!r.ok()) {
-            if (r.error().code() == moecode::ErrorCode::kUnavailable) {
-              self->show_message(MessageType::kWarning, "moecode could not fix this: " + r.error().message());
-            }
             done(r.error(), "");
             return;
           }
@@ -351,13 +356,29 @@ void LspServer::start_translate(const Json& args, Reply reply, const RequestCont
             units.push_back(Json{{"kind", u.kind}, {"name", u.name}, {"firstLine", u.first_line},
                                  {"lastLine", u.last_line}, {"ok", u.ok}, {"error", u.error}});
           }
-          Json edit{{"documentChanges",
-                     Json::array({Json{{"kind", "create"},
-                                       {"uri", out_uri},
-                                       {"options", {{"overwrite", overwrite}, {"ignoreIfExists", false}}}},
-                                  Json{{"textDocument", {{"uri", out_uri}, {"version", nullptr}}},
-                                       {"edits", Json::array({Json{{"range", protocol::encode(protocol::Range{})},
-                                                                   {"newText", code}}})}}})}};
+          // A new file is created, then filled; a file being replaced keeps its identity and
+          // gets its whole current text (the editor's copy when it is open) replaced.
+          Json changes = Json::array();
+          protocol::Range whole{};
+          std::error_code ec;
+          const auto out_path = protocol::uri_to_path(out_uri).value_or("");
+          if (overwrite && std::filesystem::exists(out_path, ec)) {
+            std::string current;
+            if (auto open = self->documents_.get(out_uri)) {
+              current = *open->text;
+            } else {
+              std::ifstream in(out_path, std::ios::binary);
+              current.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            }
+            whole.end = protocol::to_position(current, current.size(), self->encoding_);
+          } else {
+            changes.push_back(Json{{"kind", "create"},
+                                   {"uri", out_uri},
+                                   {"options", {{"overwrite", overwrite}, {"ignoreIfExists", false}}}});
+          }
+          changes.push_back(Json{{"textDocument", {{"uri", out_uri}, {"version", nullptr}}},
+                                 {"edits", Json::array({Json{{"range", protocol::encode(whole)}, {"newText", code}}})}});
+          Json edit{{"documentChanges", std::move(changes)}};
           Json extra{{"uri", out_uri}, {"units", units}, {"failed", r->n_failed}, {"parses", r->syntax.clean()}};
           self->apply_edit("moecode: translate to " + r->target_grammar, std::move(edit), std::move(*holder),
                            std::move(extra));

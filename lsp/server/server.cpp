@@ -593,29 +593,28 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
     });
     return;
   }
-  if (p->command == "moecode.context") {
-    // arguments: [{"textDocument": {"uri"}, "position": {...}}]
+  // Commands whose argument is [{"textDocument": {"uri"}, "position": {...}}].
+  const auto position_argument = [&]() -> Result<protocol::TextDocumentPositionParams> {
     if (p->arguments.empty()) {
-      reply.error(ErrorCode::kInvalidParams, "moecode.context: expected [{textDocument, position}]");
-      return;
+      return make_error(moecode::ErrorCode::kInvalidArgument, p->command + ": expected [{textDocument, position}]");
     }
     auto pos = protocol::decode_text_document_position(p->arguments[0]);
+    if (!pos.ok()) return make_error(moecode::ErrorCode::kInvalidArgument, p->command + " arguments[0]: " + pos.error().message());
+    return pos;
+  };
+  if (p->command == "moecode.context") {
+    auto pos = position_argument();
     if (!pos.ok()) {
-      reply.error(ErrorCode::kInvalidParams, "moecode.context arguments[0]: " + pos.error().message());
+      reply.error(ErrorCode::kInvalidParams, pos.error().message());
       return;
     }
     start_context_preview(*pos, std::move(reply), ctx);
     return;
   }
   if (p->command == "moecode.insertCompletion") {
-    // arguments: [{"textDocument": {"uri"}, "position": {...}}]
-    if (p->arguments.empty()) {
-      reply.error(ErrorCode::kInvalidParams, "moecode.insertCompletion: expected [{textDocument, position}]");
-      return;
-    }
-    auto pos = protocol::decode_text_document_position(p->arguments[0]);
+    auto pos = position_argument();
     if (!pos.ok()) {
-      reply.error(ErrorCode::kInvalidParams, "moecode.insertCompletion arguments[0]: " + pos.error().message());
+      reply.error(ErrorCode::kInvalidParams, pos.error().message());
       return;
     }
     if (!client_.applyEdit) {

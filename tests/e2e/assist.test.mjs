@@ -159,6 +159,14 @@ test('moecode.translate creates the new file through applyEdit, inside the works
     command: 'moecode.translate', arguments: [{ textDocument: { uri: s.uri }, to: 'javascript' }],
   }), /exists/);
   assert.equal(fs.readFileSync(path.join(s.dir, 'shapes.js'), 'utf8'), '// mine\n');
+  // With overwrite: no create, the file's whole text is replaced.
+  const again = await s.server.connection.sendRequest(lsp.ExecuteCommandRequest.type, {
+    command: 'moecode.translate', arguments: [{ textDocument: { uri: s.uri }, to: 'javascript', overwrite: true }],
+  });
+  assert.equal(again.applied, true);
+  const changes = s.applied.at(-1).edit.documentChanges;
+  assert.equal(changes.length, 1);
+  assert.deepEqual(changes[0].edits[0].range, { start: { line: 0, character: 0 }, end: { line: 1, character: 0 } });
   await assert.rejects(s.server.connection.sendRequest(lsp.ExecuteCommandRequest.type, {
     command: 'moecode.translate', arguments: [{ textDocument: { uri: s.uri }, to: 'klingon' }],
   }), /klingon/);

@@ -209,11 +209,11 @@ test('Rewrite selection…: an instruction for the selected lines, applied as an
   assert.equal(doc.isDirty, true, 'an edit like any other: unsaved, undoable');
   assert.ok(stub.state.progress.some((p) => /rewriting shapes\.py:1-3/.test(p.title)));
   assert.deepEqual(errors(), []);
-  // An answer without code is refused: the server says why (once; the extension does not repeat
-  // it), and nothing changes.
+  // An answer without code is refused: the command's error says why, once (the server shows
+  // nothing for commands), and nothing changes.
   stub.state.replies.inputBox.push('something else');
   assert.equal(await vscode.commands.executeCommand('moecode.rewriteSelection'), false);
-  assert.deepEqual(stub.state.messages.map((m) => m.message), ["moecode could not fix this: the model's answer holds no code"]);
+  assert.deepEqual(stub.state.messages.map((m) => m.message), ["moecode: Rewrite failed: the model's answer holds no code"]);
   assert.equal(doc.getText(), SOURCE.replace('3.14159', 'math.pi'));
   assert.equal(s.api.client.running, true);
 });

@@ -105,11 +105,15 @@ function M.translate(to, overwrite, done)
           vim.log.levels.ERROR)
         return done(result, 'not applied')
       end
-      -- The plugin wrote the file (client.lua's create_with_text): open it.
+      -- A new file was written by the plugin (client.lua's create_with_text); a replaced one was
+      -- edited in its buffer like any edit: write it, as the new file is.
       local fname = vim.uri_to_fname(result.uri)
       local out = vim.fn.bufadd(fname)
       vim.fn.bufload(out)
       vim.bo[out].buflisted = true
+      if vim.bo[out].modified then
+        api.nvim_buf_call(out, function() vim.cmd('silent noautocmd write') end)
+      end
       show(out)
       local n = #(result.units or {})
       local short = vim.fn.fnamemodify(fname, ':t')
