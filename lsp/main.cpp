@@ -51,8 +51,15 @@ int main(int argc, char** argv) {
   moecode::cli::add_tokenize_command(app);
   moecode::cli::add_fix_command(app);
   moecode::cli::add_translate_command(app);
+  moecode::cli::add_review_command(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad command line exits 2, like every command's own
+    // argument errors.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (app.get_subcommands().empty()) {
     std::fputs(app.help().c_str(), stdout);
     return 0;

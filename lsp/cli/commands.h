@@ -29,6 +29,8 @@ void add_tokenize_command(CLI::App& app);
 void add_fix_command(CLI::App& app);
 // `moecode translate --to LANG SRC`: a translation, unit by unit.
 void add_translate_command(CLI::App& app);
+// `moecode review [--base REV | --staged] [PATHS]`: findings on a git diff (text, JSON, SARIF, GitHub).
+void add_review_command(CLI::App& app);
 
 // `moecode serve`: the language server (serve_cmd.cpp).
 void add_serve_command(CLI::App& app);
