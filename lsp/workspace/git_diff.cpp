@@ -330,6 +330,7 @@ Result<RepoDiff> read_diff(const DiffRequest& req) {
   };
   auto last_commit_diff = [&]() -> Result<DiffPtr> {
     if (!head) return make_error(ErrorCode::kInvalidArgument, "the repository has no commit yet");
+    out.base_commit.clear();
     TreePtr parent_tree;
     if (git_commit_parentcount(head.get()) > 0) {
       git_commit* parent = nullptr;
