@@ -80,6 +80,7 @@ assist::CallerLookup index_callers(std::shared_ptr<workspace::SymbolIndex> index
         std::string snippet;
         const int from = std::max(0, row - 1);
         const int to = std::min(static_cast<int>(lines.size()) - 1, row + 1);
+        if (row >= static_cast<int>(lines.size())) continue;  // the file changed since it was indexed
         if (caller && static_cast<int>(caller->range.start.row) < from) {
           snippet += std::string(lines[caller->range.start.row]) + "\n    ...\n";
         }
