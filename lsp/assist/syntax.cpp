@@ -44,7 +44,9 @@ Result<TreePtr> parse(const grammars::Language& lang, std::string_view text) {
 // Our tags query of a language, compiled once (queries are immutable; cursors are per call).
 const TSQuery* tags_query(const grammars::Language& lang) {
   static std::mutex mu;
-  static std::map<std::string_view, TSQuery*> cache;  // lives as long as the process
+  // Lives as long as the process and is never destroyed: the queries stay reachable from it
+  // (a static map would be destroyed at exit and LeakSanitizer would report its queries).
+  static auto& cache = *new std::map<std::string_view, TSQuery*>();
   std::lock_guard lock(mu);
   if (auto it = cache.find(lang.name); it != cache.end()) return it->second;
   TSQuery* q = nullptr;
