@@ -105,6 +105,9 @@ struct ContextOptions {
   // The suffix is also at most this fraction of the rest of the prompt, so that the part of
   // the prompt after the cursor (which changes on every keystroke) stays small.
   double max_suffix_ratio = 0.15;
+  // ...except that this many suffix tokens may always stay (a small file's suffix is not cut
+  // to nothing because its prefix is short).
+  size_t min_suffix_tokens = 64;
   size_t max_definition_lines = 50;  // longer definitions are outlined or cut
   size_t max_outline_entries = 60;
   size_t max_repo_map_defs_per_file = 8;

@@ -725,7 +725,9 @@ Result<PackedContext> ContextEngine::pack(const ContextRequest& req) const {
     for (size_t s = 0; s < 4; ++s) {
       for (const auto& snip : chosen[s]) rest += snip.tokens;
     }
-    const size_t limit = static_cast<size_t>(im.opt.max_suffix_ratio * static_cast<double>(rest));
+    // ...but a small file's suffix is not cut to nothing: up to min_suffix_tokens stay.
+    const size_t limit = std::max(static_cast<size_t>(im.opt.max_suffix_ratio * static_cast<double>(rest)),
+                                  std::min(im.opt.min_suffix_tokens, suffix_cap));
     if (suffix_tokens > limit) {
       size_t acc = im.counter.count(suffix_part);
       if (acc > limit) {

@@ -41,6 +41,18 @@ TEST(LoopDetectorTest, CodeWithSimilarLinesIsNotALoop) {
   }
   // A short repetition is fine: "0, 0, 0, 0" in an initialiser.
   EXPECT_FALSE(ends_in_loop("int zeros[8] = {0, 0, 0, 0, 0, 0, 0, 0};"));
+  EXPECT_FALSE(ends_in_loop("if (a.b.c.d(e, f)) { return g[h][i]; }"));
+}
+
+TEST(LoopDetectorTest, ALoopWithoutSpacesIsCaughtToo) {
+  // The default model once answered '{"1.1.1.1.1...' until max_tokens.
+  std::string why;
+  EXPECT_TRUE(ends_in_loop("[{\"line\": 3, \"message\": \"" + std::string(40, '1') + [] {
+    std::string s;
+    for (int i = 0; i < 60; ++i) s += "1.";
+    return s;
+  }(), &why));
+  EXPECT_NE(why.find("a cycle of 2 words"), std::string::npos) << why;
 }
 
 TEST(LoopDetectorTest, StreamedInAnyPiecesStopsAtTheSamePoint) {

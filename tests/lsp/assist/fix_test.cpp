@@ -122,9 +122,11 @@ TEST(FixTest, MalformedAnswersAreRefusedWithTheReason) {
        "unchanged"},
       {"<think>```python\ndef total(items):\n    return 0\n```</think>", "no code"},  // code only in reasoning
       {"```python\ndef total(items):\n    return " + std::string("s + ") + "s\n```\n" +
-           std::string(400, ' ') + "Let me know if this helps. Let me know if this helps. Let me know if this helps. "
-                                   "Let me know if this helps. Let me know if this helps. Let me know if this helps. "
-                                   "Let me know if this helps. Let me know if this helps. Let me know if this helps.",
+           std::string(400, ' ') + [] {
+             std::string s;
+             for (int i = 0; i < 12; ++i) s += "Let me know if this helps. ";
+             return s;
+           }(),
        "repeated itself"},
       {"```python\ndef total(items):\n    总和 = 0\n    return 总和\n```", "CJK"},
   };

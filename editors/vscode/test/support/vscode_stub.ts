@@ -528,7 +528,15 @@ const window = lenient({
   setStatusBarMessage: () => new Disposable(),
   createOutputChannel: outputChannel,
   createStatusBarItem: (id?: string) => {
-    const item: any = { id, text: '', tooltip: '', visible: false, show() { item.visible = true; }, hide() { item.visible = false; }, dispose() {} };
+    // `history` keeps every text the item showed, so that a test sees states that came and went
+    // before it looked.
+    let text = '';
+    const item: any = {
+      id, tooltip: '', visible: false, history: [] as string[],
+      get text() { return text; },
+      set text(t: string) { text = t; item.history.push(t); },
+      show() { item.visible = true; }, hide() { item.visible = false; }, dispose() {},
+    };
     state.statusBarItems.push(item);
     return item;
   },
