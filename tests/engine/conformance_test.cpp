@@ -243,7 +243,9 @@ void check_golden(const GoldenFile& file, KvCacheType kv, const GoldenFile* f32_
     // Where our experts differ from llama.cpp's. A real routing flip is a near-tie of the
     // router: a differing choice that our own scores did not find close is a bug.
     std::vector<ExpertMismatch> route_diffs;
-    if (moe && seq.experts) route_diffs = compare_experts(trace, *seq.experts, seq.experts->prompt, 0, seq.tokens.size());
+    if (moe && seq.experts) {
+      route_diffs = compare_experts(trace, *seq.experts, seq.experts->prompt, 0, seq.tokens.size());
+    }
     if (moe) {
       EXPECT_FALSE(trace.layers.empty()) << "no expert trace from a MoE model";
     }
@@ -276,8 +278,8 @@ void check_golden(const GoldenFile& file, KvCacheType kv, const GoldenFile* f32_
         if (const ExpertMismatch* m = flip_before(p)) {
           flipped = true;
           ++n_flipped;
-          std::printf("[ routing  ] %s seq %zu pos %zu: |d| %.3g after a routing flip at position %zu (%s); the rest of "
-                      "this sequence is held to the README's MoE bounds\n",
+          std::printf("[ routing  ] %s seq %zu pos %zu: |d| %.3g after a routing flip at position %zu (%s); the "
+                      "rest of this sequence is held to the README's MoE bounds\n",
                       g.name.c_str(), si, p, e, m->row, show(*m).c_str());
         }
       }
@@ -301,7 +303,8 @@ void check_golden(const GoldenFile& file, KvCacheType kv, const GoldenFile* f32_
     // The full last-position logits.
     const auto last = all.subspan((seq.tokens.size() - 1) * g.n_vocab, g.n_vocab);
     if (g32) {
-      for (int i = 0; i < g.n_vocab; ++i) sum_last_vs_f32_cache += std::abs(last[i] - g32->sequences[si].last_logits[i]);
+      const auto& ref = g32->sequences[si].last_logits;
+      for (int i = 0; i < g.n_vocab; ++i) sum_last_vs_f32_cache += std::abs(last[i] - ref[i]);
     }
     for (int i = 0; i < g.n_vocab; ++i) {
       const float e = std::abs(last[i] - seq.last_logits[i]);

@@ -120,7 +120,8 @@ inline std::vector<GoldenFile> golden_files(const std::string& subdir = "") {
   // An experts file for a golden: tests/data's first (it carries them for the shared set too).
   auto experts_for = [&](const std::string& name) -> std::string {
     std::error_code ec;
-    for (const fs::path& dir : {data_golden / "experts", shared.empty() ? fs::path() : fs::path(shared) / "golden" / "experts"}) {
+    const fs::path shared_experts = shared.empty() ? fs::path() : fs::path(shared) / "golden" / "experts";
+    for (const fs::path& dir : {data_golden / "experts", shared_experts}) {
       if (!dir.empty() && fs::is_regular_file(dir / (name + ".json"), ec)) return (dir / (name + ".json")).string();
     }
     return "";

@@ -217,8 +217,8 @@ int cmd_golden(const Args& a) {
   out += ", \"model_family\": " + json_string(a.get("family"));
   out += ", \"quant\": " + json_string(a.get("quant"));
   out += ", \"llama_cpp\": {\"source\": " + json_string(a.get("source", "")) +
-         ", \"build\": \"CPU backend only (AMX disabled)\", \"system_info\": " + json_string(llama_print_system_info()) +
-         ", \"program\": \"tools/golden_dump\"}";
+         ", \"build\": \"CPU backend only (AMX disabled)\", \"system_info\": " +
+         json_string(llama_print_system_info()) + ", \"program\": \"tools/golden_dump\"}";
   out += ", \"arch\": " + json_string(arch);
   out += ", \"llama_model_desc\": " + json_string(desc);
   out += ", \"n_vocab\": " + std::to_string(n_vocab);
