@@ -573,7 +573,10 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
     const size_t score_bytes = static_cast<size_t>(n_tok * nh_all * ss) * sizeof(float);
     const size_t item_bytes = static_cast<size_t>(nh_all) * (dv * sizeof(float) + sizeof(float) + sizeof(double));
     const size_t item_stride = (item_bytes + kAlign - 1) / kAlign * kAlign;
-    auto* base = static_cast<uint8_t*>(attn_scratch_.get(score_bytes + static_cast<size_t>(n_items) * item_stride));
+    // Then the merged maxima and 1 / sums: [n_tok][n_head] each.
+    const size_t merged_bytes = 2 * static_cast<size_t>(n_tok * nh_all) * sizeof(float);
+    auto* base = static_cast<uint8_t*>(
+        attn_scratch_.get(score_bytes + static_cast<size_t>(n_items) * item_stride + merged_bytes));
     auto score_of = [&](int64_t t, int h) { return reinterpret_cast<float*>(base) + (t * nh_all + h) * ss; };
     auto item_of = [&](int64_t item) { return base + score_bytes + item * item_stride; };
     auto acc_of = [&](int64_t item) { return reinterpret_cast<float*>(item_of(item)); };
@@ -587,8 +590,9 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
       *j0 = std::min(n_keys, sp * chunk);
       *j1 = std::min(n_keys, *j0 + chunk);
     };
-    std::vector<float> m(static_cast<size_t>(n_tok * nh_all), -INFINITY);
-    std::vector<float> inv(static_cast<size_t>(n_tok * nh_all), 0.0f);
+    float* m = reinterpret_cast<float*>(base + score_bytes + static_cast<size_t>(n_items) * item_stride);
+    float* inv = m + n_tok * nh_all;
+    std::fill(m, m + n_tok * nh_all, -INFINITY);
     pool_.run_chunks(n_items, [&](int64_t item) {
       const int64_t t = item / n_split;
       int64_t j0, j1;
@@ -608,7 +612,7 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
       }
     });
     for (int64_t item = 0; item < n_items; ++item) {
-      float* mt = m.data() + (item / n_split) * nh_all;
+      float* mt = m + (item / n_split) * nh_all;
       for (int h = 0; h < nh_all; ++h) mt[h] = std::max(mt[h], mx_of(item)[h]);
     }
     pool_.run_chunks(n_items, [&](int64_t item) {
