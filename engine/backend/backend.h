@@ -122,7 +122,9 @@ struct ExpertCombineArgs {
 };
 
 // Attention of a batch of queries over one layer's cache (causal, grouped-query).
-// Query t sits at position pos0 + t and sees keys 0 .. pos0 + t.
+// Query t sits at position pos0 + t and sees keys 0 .. pos0 + t. With an F16 cache the
+// queries and the softmax probabilities are rounded to F16 too, as llama.cpp does there
+// (its matmuls convert their second operand to the cache's type).
 struct AttentionArgs {
   Mat q;              // [n_tokens, n_head * head_dim_k]
   CacheView k;        // [n_ctx, n_head_kv * head_dim_k]

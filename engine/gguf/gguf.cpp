@@ -92,6 +92,33 @@ bool is_known_integer_key(std::string_view key) {
   return false;
 }
 
+// Of those, the per-layer hyperparameters llama.cpp reads with get_key_or_arr: an integer,
+// or an array of integers with one value per layer (Gemma 3n/4, OpenELM...).
+bool is_per_layer_key(std::string_view key) {
+  static constexpr std::string_view kSuffixes[] = {".attention.head_count", ".attention.head_count_kv",
+                                                   ".feed_forward_length", ".expert_used_count"};
+  for (auto s : kSuffixes) {
+    if (key.size() >= s.size() && key.substr(key.size() - s.size()) == s) return true;
+  }
+  return false;
+}
+
+bool is_integer_type(ValueType t) {
+  switch (t) {
+    case ValueType::kUint8:
+    case ValueType::kInt8:
+    case ValueType::kUint16:
+    case ValueType::kInt16:
+    case ValueType::kUint32:
+    case ValueType::kInt32:
+    case ValueType::kUint64:
+    case ValueType::kInt64:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool is_bool_key(std::string_view key) {
   return key.starts_with("tokenizer.ggml.add_") && key.ends_with("_token");
 }
@@ -453,8 +480,13 @@ Status GgufFile::check_known_keys() const {
       }
     }
     if (is_known_integer_key(kv.key) && !v.is_integer()) {
-      return error("key '" + std::string(kv.key) + "' has type " + value_type_name(v.type()) +
-                   ", expected an integer");
+      const bool per_layer = is_per_layer_key(kv.key);
+      if (!(per_layer && v.type() == ValueType::kArray && is_integer_type(v.array_type()))) {
+        std::string got = value_type_name(v.type());
+        if (v.type() == ValueType::kArray) got += std::string(" of ") + value_type_name(v.array_type());
+        return error("key '" + std::string(kv.key) + "' has type " + got + ", expected an integer" +
+                     (per_layer ? " or an array of integers (one per layer)" : ""));
+      }
     }
     if (is_bool_key(kv.key) && v.type() != ValueType::kBool) {
       return error("key '" + std::string(kv.key) + "' has type " + value_type_name(v.type()) + ", expected bool");

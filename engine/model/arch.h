@@ -59,7 +59,8 @@ class Arena {
   size_t used_ = 0;
 };
 
-struct MoeStats;  // moe.h
+struct MoeStats;      // moe.h
+struct RoutingTrace;  // moe.h
 
 // What a forward pass works with.
 struct ForwardContext {
@@ -68,6 +69,8 @@ struct ForwardContext {
   Arena arena;
   // Routed-expert counters of MoE layers (null: not counted).
   MoeStats* moe_stats = nullptr;
+  // The experts each MoE layer chose (null: not recorded).
+  RoutingTrace* routing_trace = nullptr;
 };
 
 class Arch {

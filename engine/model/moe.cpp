@@ -77,7 +77,7 @@ void read_routing(HparamReader& r, const Hparams& hp, RoutingConfig& cfg) {
 }
 
 void route_token(const RoutingConfig& cfg, const float* logits, const float* bias, int32_t* ids, float* weights,
-                 float* scratch) {
+                 float* scratch, float* margin) {
   const int n = cfg.n_expert;
   const int k = cfg.n_expert_used;
   float* probs = scratch;    // [n]
@@ -100,6 +100,7 @@ void route_token(const RoutingConfig& cfg, const float* logits, const float* bia
   for (int i = 0; i < n; ++i) sel[i] = bias ? probs[i] + bias[i] : probs[i];
   // Group limit: score each group by the sum of its top-2 selection scores, keep the best
   // n_group_used groups, mask the others out.
+  float group_margin = INFINITY;
   if (cfg.n_group > 1 && cfg.n_group_used < cfg.n_group) {
     const int gsize = n / cfg.n_group;
     float gscore[4096];
@@ -112,10 +113,21 @@ void route_token(const RoutingConfig& cfg, const float* logits, const float* bia
     top_k(gscore, cfg.n_group, cfg.n_group_used, keep);
     for (int g = 0; g < cfg.n_group; ++g) {
       if (std::find(keep, keep + cfg.n_group_used, g) != keep + cfg.n_group_used) continue;
+      if (margin) group_margin = std::min(group_margin, gscore[keep[cfg.n_group_used - 1]] - gscore[g]);
       for (int i = 0; i < gsize; ++i) sel[g * gsize + i] = -INFINITY;
     }
   }
   top_k(sel, n, k, ids);
+  if (margin) {
+    // The smallest gap between the last chosen score and one passed over (masked groups
+    // excluded: their side of the decision is the group margin).
+    float m = group_margin;
+    for (int i = 0; i < n; ++i) {
+      if (sel[i] == -INFINITY || std::find(ids, ids + k, i) != ids + k) continue;
+      m = std::min(m, sel[ids[k - 1]] - sel[i]);
+    }
+    *margin = m;
+  }
   for (int s = 0; s < k; ++s) weights[s] = probs[ids[s]];
   if (cfg.norm_weights) {
     double sum = 0;
@@ -182,8 +194,19 @@ void moe_ffn(ForwardContext& ctx, const MoeWeights& w, const MoeShape& s, const 
   float* route_scratch = f + 4 * na + n_exp + 1;       // [2 * n_expert]
 
   // Route every token: top-k experts and gate weights.
-  for (int64_t t = 0; t < n; ++t)
-    route_token(cfg, logits.row(t), w.exp_probs_b, ids + t * k, wts + t * k, route_scratch);
+  RoutingTrace::Layer* trace = nullptr;
+  if (ctx.routing_trace) {
+    trace = &ctx.routing_trace->layers[il];
+    trace->margins.resize(trace->margins.size() + n);
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    float* margin = trace ? &trace->margins[trace->margins.size() - n + t] : nullptr;
+    route_token(cfg, logits.row(t), w.exp_probs_b, ids + t * k, wts + t * k, route_scratch, margin);
+  }
+  if (trace) {
+    ctx.routing_trace->n_expert_used = k;
+    trace->ids.insert(trace->ids.end(), ids, ids + na);
+  }
 
   // Group by expert (counting sort, tokens in order within an expert).
   std::fill(offsets, offsets + n_exp + 1, 0);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,9 +44,22 @@ void read_routing(HparamReader& r, const Hparams& hp, RoutingConfig& cfg);
 
 // Routes one token. logits: [n_expert] router outputs; bias: [n_expert] selection bias
 // (exp_probs_b) or null. Writes ids[n_expert_used] (best first) and their weights.
-// scratch: 2 * n_expert floats.
+// scratch: 2 * n_expert floats. margin (optional): how close the choice came to another
+// one, the smallest gap between the last chosen selection score and a passed-over one, or
+// between the last kept group's score and a dropped group's (+inf when all are used).
 void route_token(const RoutingConfig& cfg, const float* logits, const float* bias, int32_t* ids, float* weights,
-                 float* scratch);
+                 float* scratch, float* margin = nullptr);
+
+// The experts moe_ffn chose, per MoE layer, for the rows it ran (appended in order over the
+// batches of an eval). A diagnostic: conformance tests compare it with llama.cpp's choice.
+struct RoutingTrace {
+  struct Layer {
+    std::vector<int32_t> ids;    // [rows][n_expert_used], best first
+    std::vector<float> margins;  // [rows] route_token's margin
+  };
+  int n_expert_used = 0;
+  std::map<int, Layer> layers;
+};
 
 // One MoE layer's tensors.
 struct MoeWeights {

@@ -66,7 +66,7 @@ class SessionImpl final : public engine::Session {
  private:
   // Runs tokens at the end of the cache, in batches; logits of the last token (or of all,
   // into `all`). Cancellation is checked between batches.
-  Status run(std::span<const Token> tokens, float* all, const CancelToken* cancel);
+  Status run(std::span<const Token> tokens, float* all, model::RoutingTrace* trace, const CancelToken* cancel);
   Status check_tokens(std::span<const Token> tokens) const {
     for (Token t : tokens) {
       if (t < 0 || t >= n_vocab_)
@@ -88,7 +88,8 @@ class SessionImpl final : public engine::Session {
   uint64_t n_evaluated_ = 0;
 };
 
-Status SessionImpl::run(std::span<const Token> tokens, float* all, const CancelToken* cancel) {
+Status SessionImpl::run(std::span<const Token> tokens, float* all, model::RoutingTrace* trace,
+                        const CancelToken* cancel) {
   size_t done = 0;
   while (done < tokens.size()) {
     if (cancel && cancel->cancelled()) return make_error(ErrorCode::kCancelled, "evaluation cancelled");
@@ -103,7 +104,7 @@ Status SessionImpl::run(std::span<const Token> tokens, float* all, const CancelT
       std::lock_guard<std::mutex> lock(state_->compute);
       model::ForwardContext ctx{*state_->backend, *cache_,
                                 model::Arena(static_cast<float*>(scratch_->data()), scratch_->size() / sizeof(float)),
-                                &state_->moe_stats};
+                                &state_->moe_stats, trace};
       state_->arch->forward(ctx, batch, logits);
     }
     tokens_.insert(tokens_.end(), batch.tokens.begin(), batch.tokens.end());
@@ -123,6 +124,7 @@ Result<EvalStats> SessionImpl::eval(std::span<const Token> tokens, const EvalOpt
     return make_error(ErrorCode::kOutOfRange, std::to_string(tokens.size()) + " tokens do not fit the context of " +
                                                   std::to_string(config_.n_ctx));
   all_logits_.clear();
+  if (options.experts) options.experts->layers.clear();
   // Longest common prefix with what the cache holds.
   size_t p = 0;
   while (p < tokens.size() && p < tokens_.size() && tokens[p] == tokens_[p]) ++p;
@@ -145,7 +147,18 @@ Result<EvalStats> SessionImpl::eval(std::span<const Token> tokens, const EvalOpt
     all_logits_.resize(rest.size() * n_vocab_);
     all = all_logits_.data();
   }
-  const Status st = run(rest, all, cancel);
+  model::RoutingTrace trace;
+  const Status st = run(rest, all, options.experts ? &trace : nullptr, cancel);
+  if (options.experts) {
+    const size_t k = static_cast<size_t>(trace.n_expert_used);
+    for (const auto& [il, layer] : trace.layers) {
+      auto& out = options.experts->layers[il];
+      for (size_t t = 0; t < layer.margins.size(); ++t) {
+        out.push_back({std::vector<int32_t>(layer.ids.begin() + t * k, layer.ids.begin() + (t + 1) * k),
+                       layer.margins[t]});
+      }
+    }
+  }
   stats.n_tokens = static_cast<int>(tokens_.size());
   stats.n_reused = static_cast<int>(p);
   stats.n_evaluated = static_cast<int>(tokens_.size() - p);
@@ -223,7 +236,7 @@ Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, cons
       break;
     }
     const Token one[] = {t};
-    MOE_RETURN_IF_ERROR(run(one, nullptr, nullptr));
+    MOE_RETURN_IF_ERROR(run(one, nullptr, nullptr, nullptr));
   }
   if (detok && result.stop != StopReason::kStopString && result.stop != StopReason::kCallback) {
     const StopMatcher::Output out = stop.push(detok->flush());

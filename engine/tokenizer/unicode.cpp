@@ -67,6 +67,15 @@ uint32_t to_lower(uint32_t cp) {
   return (it != end && it->from == cp) ? it->to : cp;
 }
 
+uint32_t nfd_first(uint32_t cp) {
+  if (cp >= kSBase && cp < kSBase + kSCount) return kLBase + (cp - kSBase) / kNCount;  // the leading consonant
+  if (cp < 0xC0) return cp;
+  const Decomposition* end = kDecompositions + std::size(kDecompositions);
+  const Decomposition* it =
+      std::lower_bound(kDecompositions, end, cp, [](const Decomposition& d, uint32_t v) { return d.cp < v; });
+  return (it != end && it->cp == cp) ? kDecompositionPool[it->offset] : cp;
+}
+
 std::vector<uint32_t> nfd(const std::vector<uint32_t>& cps) {
   std::vector<uint32_t> out;
   out.reserve(cps.size());

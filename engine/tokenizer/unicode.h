@@ -31,6 +31,9 @@ uint32_t char_flags(uint32_t cp);
 uint32_t to_lower(uint32_t cp);
 // Canonical decomposition (NFD) of a sequence, with canonical ordering of marks.
 std::vector<uint32_t> nfd(const std::vector<uint32_t>& cps);
+// The first code point of cp's canonical decomposition (cp itself when it has none): what
+// llama.cpp's WordPiece normalizer keeps of each code point (é -> e, 가 -> U+1100 ᄀ).
+uint32_t nfd_first(uint32_t cp);
 
 // Length of the UTF-8 sequence that `lead` starts, from the lead byte alone (1 for
 // continuation or invalid bytes), as SentencePiece-style tokenizers split characters.

@@ -20,7 +20,12 @@ bool is_cjk(uint32_t cp) {
 
 std::vector<std::string> wpm_words(std::string_view text, const WordPieceOptions& options) {
   std::vector<uint32_t> cps = utf8_to_cps(text);
-  if (options.strip_accents) cps = nfd(cps);
+  // llama.cpp's accent stripping: every code point becomes the first one of its canonical
+  // decomposition (then nonspacing marks are dropped below). Not a full NFD: a Hangul
+  // syllable keeps only its leading consonant jamo (한 -> ᄒ, not ᄒ ᅡ ᆫ) and a two-part
+  // spacing vowel sign or stemmed note keeps its first part, as llama.cpp does.
+  if (options.strip_accents)
+    for (uint32_t& cp : cps) cp = nfd_first(cp);
   std::vector<std::string> words(1);
   for (uint32_t cp : cps) {
     const uint32_t flags = char_flags(cp);
@@ -29,7 +34,7 @@ std::vector<std::string> wpm_words(std::string_view text, const WordPieceOptions
       continue;
     }
     if (cp == 0 || cp == kReplacementChar || (flags & kCharControl)) continue;
-    if (options.strip_accents && (flags & kCharMarkNonspacing)) continue;
+    if (options.strip_accents && (flags & kCharMark)) continue;  // llama.cpp drops every mark (\p{M})
     const uint32_t c = options.lowercase ? to_lower(cp) : cp;
     if ((flags & kCharPunctuation) || (cp < 0x7F && (flags & kCharSymbol)) || is_cjk(cp)) {
       if (!words.back().empty()) words.emplace_back();

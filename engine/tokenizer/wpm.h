@@ -1,5 +1,6 @@
-// WordPiece (tokenizer.ggml.model = "bert"): BERT normalization (optional lowercase and
-// accent stripping through NFD; control characters dropped), splitting on whitespace,
+// WordPiece (tokenizer.ggml.model = "bert"): BERT normalization as llama.cpp does it
+// (optional lowercase, and accent stripping that keeps the first code point of each
+// character's canonical decomposition; control characters dropped), splitting on whitespace,
 // punctuation and CJK ideographs, then greedy longest-match per word against the
 // vocabulary, whose word-initial pieces carry a U+2581 prefix. Thread-safe.
 #pragma once

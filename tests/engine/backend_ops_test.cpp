@@ -219,7 +219,9 @@ TEST(BackendOps, RopeBothOrders) {
   }
 }
 
-// Causal grouped-query attention over a cache, against a two-pass softmax in double.
+// Causal grouped-query attention over a cache, against a two-pass softmax in double. With an
+// F16 cache the reference rounds as llama.cpp does there (q and the normalised probabilities
+// to F16, see CpuBackend::attention_f16).
 struct AttentionCase {
   int n_head, n_kv, hd, hv, pos0, n_tok;
 };
@@ -266,20 +268,26 @@ void check_attention(const AttentionCase& c) {
         for (int h = 0; h < c.n_head; ++h) {
           const int g = h / (c.n_head / c.n_kv);
           const int nk = c.pos0 + t + 1;
+          const bool f16 = ct == CacheType::kF16;
+          auto f16_round = [&](double x) {
+            return f16 ? cpu::half_to_float(cpu::float_to_half(static_cast<float>(x))) : x;
+          };
           std::vector<double> s(nk);
           double mx = -1e300;
           for (int j = 0; j < nk; ++j) {
             double d = 0;
             for (int i = 0; i < c.hd; ++i)
-              d += q[(t * c.n_head + h) * c.hd + i] * static_cast<double>(kc[(static_cast<size_t>(j) * c.n_kv + g) * c.hd + i]);
+              d += f16_round(q[(t * c.n_head + h) * c.hd + i]) *
+                   static_cast<double>(kc[(static_cast<size_t>(j) * c.n_kv + g) * c.hd + i]);
             s[j] = d * 0.3;
             mx = std::max(mx, s[j]);
           }
           double z = 0;
           for (double& e : s) z += (e = std::exp(e - mx));
+          for (double& e : s) e = f16_round(e / z);
           for (int i = 0; i < c.hv; ++i) {
             double o = 0;
-            for (int j = 0; j < nk; ++j) o += s[j] / z * vc[(static_cast<size_t>(j) * c.n_kv + g) * c.hv + i];
+            for (int j = 0; j < nk; ++j) o += s[j] * vc[(static_cast<size_t>(j) * c.n_kv + g) * c.hv + i];
             const float got = out.data()[(t * c.n_head + h) * c.hv + i];
             if (!(std::fabs(got - o) <= 2e-5) && bad++ < 5) ADD_FAILURE() << "t " << t << " h " << h << " i " << i << ": " << got << " want " << o;
           }

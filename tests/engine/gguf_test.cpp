@@ -255,6 +255,11 @@ std::vector<Case> malformed_corpus() {
       "'tokenizer.ggml.scores'");
   add("block_count_string", kv_file([](Raw& r) { r.str("llama.block_count").u32(8).str("two"); }),
       "'llama.block_count' has type string, expected an integer");
+  add("head_count_kv_strings",
+      kv_file([](Raw& r) { r.str("gemma4.attention.head_count_kv").u32(9).u32(8).u64(1).str("x"); }),
+      "'gemma4.attention.head_count_kv' has type array of string, expected an integer or an array of integers");
+  add("block_count_array", kv_file([](Raw& r) { r.str("gemma4.block_count").u32(9).u32(4).u64(2).u32(1).u32(2); }),
+      "'gemma4.block_count' has type array of u32, expected an integer");
   add("bos_id_float", kv_file([](Raw& r) { r.str("tokenizer.ggml.bos_token_id").u32(6).f32(1.f); }),
       "'tokenizer.ggml.bos_token_id' has type f32");
   add("add_bos_u8", kv_file([](Raw& r) { r.str("tokenizer.ggml.add_bos_token").u32(0).u8(1); }),
@@ -304,6 +309,20 @@ TEST(GgufMalformedTest, ControlFileIsValid) {
   ASSERT_TRUE(ok.ok()) << ok.error().message();
   auto ok_kv = GgufFile::from_bytes(one_tensor_file([](Raw& r) { r.str("general.alignment").u32(4).u32(32); }, 1).b);
   ASSERT_TRUE(ok_kv.ok()) << ok_kv.error().message();
+}
+
+// Per-layer hyperparameters are valid as arrays (llama.cpp's get_key_or_arr; the gemma-4
+// vocab GGUF stores gemma4.attention.head_count_kv so): the file opens, and reading the key
+// as one integer is the error, naming it.
+TEST(GgufMalformedTest, PerLayerArraysOpen) {
+  auto f = GgufFile::from_bytes(
+      one_tensor_file([](Raw& r) { r.str("gemma4.attention.head_count_kv").u32(9).u32(5).u64(3).u32(8).u32(1).u32(8); },
+                      1).b);
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  auto v = (*f)->get_int("gemma4.attention.head_count_kv");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message().find("'gemma4.attention.head_count_kv' has type array of i32"), std::string::npos)
+      << v.error().message();
 }
 
 TEST(GgufMalformedTest, EachCaseGivesAClearError) {

@@ -106,6 +106,87 @@ TEST(Routing, GroupLimitKeepsTheGroupsWithTheBestTopTwoSums) {
   EXPECT_EQ(r.ids[0], 6);
 }
 
+// The routing margin (how close the choice came to another; the conformance test calls a
+// differing choice a routing flip only where it is small).
+TEST(Routing, MarginIsTheGapThatDecidedTheChoice) {
+  RoutingConfig c;
+  c.n_expert = 4;
+  c.n_expert_used = 2;
+  std::vector<float> logits = {0.5f, 2.0f, -1.0f, 1.0f};
+  std::vector<int32_t> ids(2);
+  std::vector<float> w(2), scratch(8);
+  float margin = -1;
+  model::route_token(c, logits.data(), nullptr, ids.data(), w.data(), scratch.data(), &margin);
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  // Chosen 1 and 3; the best passed over is 0: p(3) - p(0).
+  EXPECT_NEAR(margin, (std::exp(1.0) - std::exp(0.5)) / z, 1e-6);
+  // Every expert used: nothing could have been chosen instead.
+  c.n_expert_used = 4;
+  ids.resize(4);
+  w.resize(4);
+  model::route_token(c, logits.data(), nullptr, ids.data(), w.data(), scratch.data(), &margin);
+  EXPECT_EQ(margin, INFINITY);
+  // Group limit: the dropped group's top-2 sum counts too.
+  c.n_expert = 8;
+  c.n_expert_used = 2;
+  c.gating = GatingFunc::kSigmoid;
+  c.n_group = 4;
+  c.n_group_used = 2;
+  logits = {1.0f, 1.0f, 1.5f, 0.8f, -3.0f, -3.0f, 4.0f, -4.0f};
+  ids.resize(2);
+  w.resize(2);
+  scratch.resize(16);
+  model::route_token(c, logits.data(), nullptr, ids.data(), w.data(), scratch.data(), &margin);
+  auto sig = [](float x) { return 1.0f / (1.0f + std::exp(-x)); };
+  const float kept = sig(1.5f) + sig(0.8f), dropped = sig(4.0f) + sig(-4.0f);  // groups {2,3} and {6,7}
+  const float in_group = sig(1.0f) - sig(1.0f);  // experts 0 and 1 tie: 0 is chosen, 1 passed over
+  EXPECT_NEAR(margin, std::min(kept - dropped, in_group), 1e-6);
+}
+
+// EvalOptions::experts: one choice per token and MoE layer, k distinct ids in range; decode
+// gives one; a dense model none; without logits_all the last layer sees only the last token.
+TEST(ExpertTrace, OneChoicePerTokenAndMoeLayer) {
+  auto m = engine::Model::load(fixture("tiny-deepseek3.q4_0.gguf"), {});
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  const int64_t E = (*m)->info().n_expert, k = (*m)->info().n_expert_used;
+  auto s = (*m)->new_session({});
+  ASSERT_TRUE(s.ok());
+  std::vector<engine::Token> ids = {506, 10, 200, 31, 77, 5};
+  engine::ExpertTrace trace;
+  engine::EvalOptions eo;
+  eo.logits_all = true;
+  eo.experts = &trace;
+  ASSERT_TRUE((*s)->eval(ids, eo, nullptr).ok());
+  ASSERT_EQ(trace.layers.size(), 2u);  // layer 0 is the leading dense block
+  EXPECT_EQ(trace.layers.begin()->first, 1);
+  for (const auto& [layer, choices] : trace.layers) {
+    ASSERT_EQ(choices.size(), ids.size()) << layer;
+    for (const auto& c : choices) {
+      ASSERT_EQ(c.experts.size(), static_cast<size_t>(k));
+      EXPECT_EQ(std::set<int32_t>(c.experts.begin(), c.experts.end()).size(), static_cast<size_t>(k));
+      for (int32_t e : c.experts) EXPECT_TRUE(e >= 0 && e < E) << e;
+      EXPECT_GE(c.margin, 0.0f);
+    }
+  }
+  ids.push_back(300);
+  ASSERT_TRUE((*s)->eval(ids, eo, nullptr).ok());
+  for (const auto& [layer, choices] : trace.layers) EXPECT_EQ(choices.size(), 1u) << layer;
+
+  auto s2 = (*m)->new_session({});
+  engine::EvalOptions last_only;
+  last_only.experts = &trace;
+  ASSERT_TRUE((*s2)->eval(ids, last_only, nullptr).ok());
+  EXPECT_EQ(trace.layers.at(1).size(), ids.size());
+  EXPECT_EQ(trace.layers.at(2).size(), 1u);  // the last layer runs only the logit row
+
+  auto dense = engine::Model::load(fixture("tiny-qwen2.f32.gguf"), {});
+  ASSERT_TRUE(dense.ok()) << dense.error().message();
+  auto s3 = (*dense)->new_session({});
+  ASSERT_TRUE((*s3)->eval(ids, eo, nullptr).ok());
+  EXPECT_TRUE(trace.layers.empty());
+}
+
 // ---- byte counter and usage -------------------------------------------------------
 
 TEST(MoeStats, DecodeReadsOnlyTheChosenExperts) {

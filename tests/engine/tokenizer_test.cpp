@@ -87,6 +87,15 @@ TEST(UnicodeTest, ClassesLowercaseAndNfd) {
   EXPECT_EQ(nfd({0x1EE9}), (std::vector<uint32_t>{'u', 0x31B, 0x301}));  // ứ, fully decomposed
   EXPECT_EQ(nfd({0xAC00}), (std::vector<uint32_t>{0x1100, 0x1161}));      // Hangul 가
   EXPECT_EQ(nfd({'a', 0x301, 0x316}), (std::vector<uint32_t>{'a', 0x316, 0x301}));  // canonical order
+  // What llama.cpp's WordPiece normalizer keeps: the first code point only.
+  EXPECT_EQ(nfd_first(0xE9), static_cast<uint32_t>('e'));
+  EXPECT_EQ(nfd_first(0x1EE9), static_cast<uint32_t>('u'));
+  EXPECT_EQ(nfd_first(0xAC00), 0x1100u);    // 가 -> ᄀ
+  EXPECT_EQ(nfd_first(0xD55C), 0x1112u);    // 한 -> ᄒ (not ᄒ ᅡ ᆫ)
+  EXPECT_EQ(nfd_first(0xD7A3), 0x1112u);    // 힣, the last syllable
+  EXPECT_EQ(nfd_first(0x1D15E), 0x1D157u);  // a stemmed note -> its head
+  EXPECT_EQ(nfd_first(0x1100), 0x1100u);    // jamo have no decomposition
+  EXPECT_EQ(nfd_first('a'), static_cast<uint32_t>('a'));
 }
 
 TEST(UnicodeTest, ByteAlphabetRoundTripsEveryByte) {

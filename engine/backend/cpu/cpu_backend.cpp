@@ -138,6 +138,18 @@ class CpuBackend final : public Backend {
   void load_rows(const CacheView& src, int64_t p0, Mat out) override;
 
  private:
+  // attention() over an F16 cache (llama.cpp's arithmetic there, see the definition).
+  void attention_f16(const AttentionArgs& args);
+  // x[0..n) rounded to F16 values, in place.
+  void round_to_f16(float* x, int64_t n) const {
+    uint16_t h[256];
+    for (int64_t i = 0; i < n; i += 256) {
+      const int64_t m = std::min<int64_t>(256, n - i);
+      vk_.f32_to_f16(x + i, h, m);
+      vk_.f16_to_f32(h, x + i, m);
+    }
+  }
+
   // Runs fn(i) for i in [0, n) over the pool in chunks of `grain`, or inline when small.
   template <typename Fn>
   void parallel_for(int64_t n, int64_t grain, int64_t work, Fn&& fn) {
@@ -353,7 +365,14 @@ void CpuBackend::attention(const AttentionArgs& a) {
   const int64_t max_keys = a.pos0 + n_tok;
   MOE_ASSERT(a.n_head % a.n_head_kv == 0 && max_keys <= a.k.n_ctx);
   MOE_ASSERT(a.head_dim_k <= kMaxHeadDim && a.head_dim_v <= kMaxHeadDimV);
-  const bool f16 = a.k.type == CacheType::kF16;
+  MOE_ASSERT(a.k.type == a.v.type);
+  if (a.k.type == CacheType::kF16) {
+    attention_f16(a);
+    return;
+  }
+  // F32 cache: one pass with a running softmax (llama.cpp's F32 path rounds nothing, so the
+  // order of the sums is all that differs).
+  const bool f16 = false;
   const size_t esize = cache_type_size(a.k.type);
   const size_t kstride = static_cast<size_t>(a.k.width) * esize;
   const size_t vstride = static_cast<size_t>(a.v.width) * esize;
@@ -493,6 +512,199 @@ void CpuBackend::attention(const AttentionArgs& a) {
       const float inv = static_cast<float>(1.0 / sum[i]);
       for (int d = 0; d < dv; ++d) out[d] = acc[i][d] * inv;
     }
+  };
+  if (!parallel) {
+    for (int64_t i = 0; i < n_groups; ++i) run_item(i);
+    return;
+  }
+  pool_.run_chunks(n_groups, run_item);
+}
+
+// F16 cache, as llama.cpp computes attention without flash attention: kq = ggml_mul_mat(k, q)
+// converts q to F16 (products of F16 values, summed in F32); the softmax runs over all keys
+// (scaled scores, exp(s - max), the sum in double, times float(1 / sum)); kqv =
+// ggml_mul_mat(v, kq) converts those probabilities to F16. So the scores of an item are kept
+// (per thread), and every probability is normalised before it is rounded. Against llama.cpp's
+// F16-cache goldens the logits then differ only by F16 rounding flips (~1e-4 mean, 10x less
+// than without these two roundings; tests/engine/conformance_test.cpp, ConformanceKvF16).
+// Costs about what the one-pass F32 path does: one score per key and head is stored and read
+// back once.
+void CpuBackend::attention_f16(const AttentionArgs& a) {
+  const int64_t n_tok = a.q.rows;
+  const int group = a.n_head / a.n_head_kv;
+  const int64_t max_keys = a.pos0 + n_tok;
+  const int dk = a.head_dim_k;
+  const int dv = a.head_dim_v;
+  const size_t kstride = static_cast<size_t>(a.k.width) * sizeof(uint16_t);
+  const size_t vstride = static_cast<size_t>(a.v.width) * sizeof(uint16_t);
+  const int sub = std::min(group, kHeadsPerItem);
+  const int n_sub = (group + sub - 1) / sub;
+  const int64_t n_groups = n_tok * a.n_head_kv * n_sub;
+  const int64_t work = n_tok * a.n_head * max_keys * (dk + dv);
+  const bool parallel = pool_.size() > 1 && work >= kMinParallelWork;
+
+  auto kbase = [&](int g) { return static_cast<const uint8_t*>(a.k.data) + static_cast<size_t>(g) * dk * 2; };
+  auto vbase = [&](int g) { return static_cast<const uint8_t*>(a.v.data) + static_cast<size_t>(g) * dv * 2; };
+  // q of heads h0 .. h0 + nh - 1 of token t rounded to F16: q16 [nh][dk].
+  auto load_q = [&](int64_t t, int h0, int nh, float* q16) {
+    std::memcpy(q16, a.q.row(t) + static_cast<int64_t>(h0) * dk, static_cast<size_t>(nh) * dk * sizeof(float));
+    round_to_f16(q16, static_cast<int64_t>(nh) * dk);
+  };
+  // Scores of keys [j0, j1) for those heads: s[i * ss + j] (j from 0 = key 0).
+  auto scores = [&](const float* q16, int g, int nh, int64_t j0, int64_t j1, float* s, int64_t ss) {
+    for (int64_t j = j0; j < j1; j += kKeyBlock) {
+      const int64_t nb = std::min<int64_t>(kKeyBlock, j1 - j);
+      vk_.attn_scores(q16, dk, nh, kbase(g) + j * kstride, kstride, true, nb, dk, a.scale, s + j, ss);
+    }
+  };
+  // acc[i * as + c] += sum_j p16[i * ss + j] v_j[c] over keys [j0, j1).
+  auto accumulate = [&](const float* p, int64_t ss, int g, int nh, int64_t j0, int64_t j1, float* acc, int64_t as) {
+    for (int64_t j = j0; j < j1; j += kKeyBlock) {
+      const int64_t nb = std::min<int64_t>(kKeyBlock, j1 - j);
+      vk_.attn_accumulate(acc, as, p + j, ss, nh, vbase(g) + j * vstride, vstride, true, nb, dv);
+    }
+  };
+
+  // Decode (few items): key ranges split over the threads, in three passes with the scores
+  // of every head in attn_scratch_: scores and range maxima; exp and range sums; rounded
+  // probabilities times V, range by range, summed at the end.
+  int64_t n_split = 1;
+  if (parallel && n_groups < static_cast<int64_t>(kSplitsPerThread) * pool_.size()) {
+    n_split = std::clamp<int64_t>(max_keys / kMinSplitKeys, 1, static_cast<int64_t>(kSplitsPerThread) * pool_.size());
+  }
+  if (n_split > 1) {
+    const int64_t nh_all = a.n_head;
+    const int64_t ss = (max_keys + 15) / 16 * 16;
+    const int64_t n_items = n_tok * n_split;
+    // Scores [n_tok][n_head][ss]; per item: acc [n_head][dv], max [n_head], sum [n_head].
+    const size_t score_bytes = static_cast<size_t>(n_tok * nh_all * ss) * sizeof(float);
+    const size_t item_bytes = static_cast<size_t>(nh_all) * (dv * sizeof(float) + sizeof(float) + sizeof(double));
+    const size_t item_stride = (item_bytes + kAlign - 1) / kAlign * kAlign;
+    // Then the merged maxima and 1 / sums: [n_tok][n_head] each.
+    const size_t merged_bytes = 2 * static_cast<size_t>(n_tok * nh_all) * sizeof(float);
+    auto* base = static_cast<uint8_t*>(
+        attn_scratch_.get(score_bytes + static_cast<size_t>(n_items) * item_stride + merged_bytes));
+    auto score_of = [&](int64_t t, int h) { return reinterpret_cast<float*>(base) + (t * nh_all + h) * ss; };
+    auto item_of = [&](int64_t item) { return base + score_bytes + item * item_stride; };
+    auto acc_of = [&](int64_t item) { return reinterpret_cast<float*>(item_of(item)); };
+    auto sum_of = [&](int64_t item) { return reinterpret_cast<double*>(item_of(item) + nh_all * dv * sizeof(float)); };
+    auto mx_of = [&](int64_t item) { return reinterpret_cast<float*>(sum_of(item) + nh_all); };
+    auto range_of = [&](int64_t item, int64_t* j0, int64_t* j1) {
+      const int64_t t = item / n_split, sp = item % n_split;
+      const int64_t n_keys = a.pos0 + t + 1;
+      const int64_t per = (n_keys + n_split - 1) / n_split;
+      const int64_t chunk = (per + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
+      *j0 = std::min(n_keys, sp * chunk);
+      *j1 = std::min(n_keys, *j0 + chunk);
+    };
+    float* m = reinterpret_cast<float*>(base + score_bytes + static_cast<size_t>(n_items) * item_stride);
+    float* inv = m + n_tok * nh_all;
+    std::fill(m, m + n_tok * nh_all, -INFINITY);
+    pool_.run_chunks(n_items, [&](int64_t item) {
+      const int64_t t = item / n_split;
+      int64_t j0, j1;
+      range_of(item, &j0, &j1);
+      alignas(64) float q16[kHeadsPerItem * kMaxHeadDim];
+      for (int h = 0; h < nh_all; ++h) mx_of(item)[h] = -INFINITY;
+      for (int g = 0; g < a.n_head_kv; ++g) {
+        for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
+          const int nh = std::min(sub, (g + 1) * group - h0);
+          load_q(t, h0, nh, q16);
+          scores(q16, g, nh, j0, j1, score_of(t, h0), ss);
+        }
+      }
+      for (int h = 0; h < nh_all; ++h) {
+        const float* s = score_of(t, h);
+        for (int64_t j = j0; j < j1; ++j) mx_of(item)[h] = std::max(mx_of(item)[h], s[j]);
+      }
+    });
+    for (int64_t item = 0; item < n_items; ++item) {
+      float* mt = m + (item / n_split) * nh_all;
+      for (int h = 0; h < nh_all; ++h) mt[h] = std::max(mt[h], mx_of(item)[h]);
+    }
+    pool_.run_chunks(n_items, [&](int64_t item) {
+      const int64_t t = item / n_split;
+      int64_t j0, j1;
+      range_of(item, &j0, &j1);
+      for (int h = 0; h < nh_all; ++h) {
+        float* s = score_of(t, h);
+        const float mx = m[t * nh_all + h];
+        for (int64_t j = j0; j < j1; ++j) s[j] -= mx;
+        vk_.exp_f32(s + j0, j1 - j0);
+        double sum = 0;
+        for (int64_t j = j0; j < j1; ++j) sum += s[j];
+        sum_of(item)[h] = sum;
+      }
+    });
+    for (int64_t t = 0; t < n_tok; ++t) {
+      for (int h = 0; h < nh_all; ++h) {
+        double total = 0;
+        for (int64_t sp = 0; sp < n_split; ++sp) total += sum_of(t * n_split + sp)[h];
+        inv[t * nh_all + h] = static_cast<float>(1.0 / total);
+      }
+    }
+    pool_.run_chunks(n_items, [&](int64_t item) {
+      const int64_t t = item / n_split;
+      int64_t j0, j1;
+      range_of(item, &j0, &j1);
+      float* acc = acc_of(item);
+      std::fill(acc, acc + nh_all * dv, 0.0f);
+      for (int h = 0; h < nh_all; ++h) {
+        float* s = score_of(t, h);
+        vk_.scale_f32(s + j0, inv[t * nh_all + h], j1 - j0);
+        round_to_f16(s + j0, j1 - j0);
+      }
+      for (int g = 0; g < a.n_head_kv; ++g) {
+        for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
+          const int nh = std::min(sub, (g + 1) * group - h0);
+          accumulate(score_of(t, h0), ss, g, nh, j0, j1, acc + static_cast<int64_t>(h0) * dv, dv);
+        }
+      }
+    });
+    for (int64_t t = 0; t < n_tok; ++t) {
+      for (int h = 0; h < nh_all; ++h) {
+        float* out = a.out.row(t) + static_cast<int64_t>(h) * dv;
+        std::fill(out, out + dv, 0.0f);
+        for (int64_t sp = 0; sp < n_split; ++sp) {
+          const float* acc = acc_of(t * n_split + sp) + static_cast<int64_t>(h) * dv;
+          for (int d = 0; d < dv; ++d) out[d] += acc[d];
+        }
+      }
+    }
+    return;
+  }
+
+  // One item: query token t, KV head g, heads h0 .. h0 + nh - 1 of its group, all its keys;
+  // the scores in a per-thread buffer.
+  auto run_item = [&](int64_t item) {
+    const int g = static_cast<int>(item / (n_tok * n_sub));
+    const int64_t rem = item % (n_tok * n_sub);
+    const int64_t t = rem / n_sub;
+    const int h0 = g * group + static_cast<int>(rem % n_sub) * sub;
+    const int nh = std::min(sub, g * group + group - h0);
+    const int64_t n_keys = a.pos0 + t + 1;
+    const int64_t ss = (n_keys + 15) / 16 * 16;
+    thread_local Scratch score_scratch;
+    float* s = static_cast<float*>(score_scratch.get(static_cast<size_t>(nh * ss) * sizeof(float)));
+    alignas(64) float q16[kHeadsPerItem * kMaxHeadDim];
+    load_q(t, h0, nh, q16);
+    scores(q16, g, nh, 0, n_keys, s, ss);
+    for (int i = 0; i < nh; ++i) {
+      float* si = s + i * ss;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < n_keys; ++j) mx = std::max(mx, si[j]);
+      for (int64_t j = 0; j < n_keys; ++j) si[j] -= mx;
+      vk_.exp_f32(si, n_keys);
+      double sum = 0;
+      for (int64_t j = 0; j < n_keys; ++j) sum += si[j];
+      vk_.scale_f32(si, static_cast<float>(1.0 / sum), n_keys);
+      round_to_f16(si, n_keys);
+    }
+    alignas(64) float acc[kHeadsPerItem][kMaxHeadDimV];
+    for (int i = 0; i < nh; ++i) std::memset(acc[i], 0, static_cast<size_t>(dv) * sizeof(float));
+    accumulate(s, ss, g, nh, 0, n_keys, acc[0], kMaxHeadDimV);
+    for (int i = 0; i < nh; ++i)
+      std::memcpy(a.out.row(t) + static_cast<int64_t>(h0 + i) * dv, acc[i], static_cast<size_t>(dv) * sizeof(float));
   };
   if (!parallel) {
     for (int64_t i = 0; i < n_groups; ++i) run_item(i);

@@ -37,12 +37,13 @@ std::vector<fs::path> fixture_models() {
 const std::map<std::string, uint64_t> kParams = {
     {"tiny-llama", 623872},         {"tiny-qwen2", 139840},      {"tiny-deepseek2-lite", 236480},
     {"tiny-deepseek2-lite-legacy-kvb", 236480}, {"tiny-deepseek3", 415488}, {"tiny-qwen2moe", 223040},
-    {"tiny-qwen3moe", 527744},      {"tiny-mixtral", 189248}};
+    {"tiny-qwen3moe", 527744},      {"tiny-mixtral", 189248},    {"tiny-qwen3", 131520}};
 
 // Which storage types the file's name promises (the main matmul type).
 std::string main_type(const std::string& quant) {
-  static const std::map<std::string, std::string> m = {{"f32", "F32"},   {"f16", "F16"},   {"q8_0", "Q8_0"}, {"q4_0", "Q4_0"},
-                                                       {"q4_1", "Q4_1"}, {"q6_k", "Q6_K"}, {"q4_k_m", "Q4_K"}};
+  static const std::map<std::string, std::string> m = {
+      {"f32", "F32"},   {"f16", "F16"},   {"bf16", "BF16"},  {"q8_0", "Q8_0"},   {"q4_0", "Q4_0"},
+      {"q4_1", "Q4_1"}, {"q6_k", "Q6_K"}, {"q4_k_m", "Q4_K"}, {"q5_k_s", "Q5_K"}, {"q5_k_m", "Q5_K"}};
   return m.at(quant);
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -37,9 +38,27 @@ struct SessionOptions {
   std::optional<KvCacheType> kv_type;  // unset: the model's LoadOptions::kv_type
 };
 
+// The routed experts an eval chose, per MoE layer (a diagnostic: the conformance tests
+// compare it with llama.cpp's choice). Dense models leave it empty.
+struct ExpertTrace {
+  struct Choice {
+    std::vector<int32_t> experts;  // n_expert_used ids, best first
+    // How close the choice came to another: the smallest gap between the last chosen
+    // selection score (router probability, plus the selection bias where the model has
+    // one) and a passed-over one, or between the last kept expert group's score and a
+    // dropped group's (group-limited routing); +inf when every expert is used.
+    float margin = 0;
+  };
+  // layer -> one Choice per token that reached the layer, in order: every token the eval
+  // ran, except that the last layer runs only the tokens whose logits are kept.
+  std::map<int, std::vector<Choice>> layers;
+};
+
 struct EvalOptions {
   // Keep the logits of every token this eval computes (all_logits()), not only the last.
   bool logits_all = false;
+  // When set, receives the experts chosen for the tokens this eval runs (cleared first).
+  ExpertTrace* experts = nullptr;
 };
 
 struct SamplingParams {
