@@ -80,12 +80,19 @@ bool names_language(std::string_view info, std::string_view grammar) {
 LoopDetector::LoopDetector(LoopOptions options) : options_(options) {}
 
 bool LoopDetector::feed(std::string_view piece) {
+  // Units: runs of word characters (letters, digits, '_', any non-ASCII byte), and each other
+  // visible character alone, so a loop without spaces ('{"1.1.1.1...') has units to repeat.
   for (char c : piece) {
     if (looped_) return true;
+    const auto u = static_cast<unsigned char>(c);
     if (is_space(c)) {
       push_word();
-    } else {
+    } else if (std::isalnum(u) || c == '_' || u >= 0x80) {
       word_ += c;
+    } else {
+      push_word();
+      word_ = c;
+      push_word();
     }
   }
   return looped_;

@@ -2,7 +2,7 @@
 //   - ask(): a chat through the Generator, with a loop detector watching the stream;
 //     DeepSeek-R1-style reasoning ("<think>...</think>") is split off the answer, so it never
 //     reaches an edit, a file or a finding (callers may print it on request);
-//   - LoopDetector: stops a generation whose tail repeats a cycle of words (R1-family models
+//   - LoopDetector: stops a generation whose tail repeats a cycle of words and punctuation (R1-family models
 //     loop on about 2 % of queries);
 //   - code_blocks(): the fenced code of an answer (or the whole answer when it has no fence);
 //   - cjk_in_code(): the mixed-language guard: CJK characters in code (not in comments or
@@ -23,9 +23,10 @@
 namespace moecode::assist {
 
 struct LoopOptions {
-  size_t max_period = 200;   // longest cycle looked for, in words
+  // Units are words and single punctuation characters ("a.b(c)" is 6 units).
+  size_t max_period = 200;   // longest cycle looked for, in units
   int min_repeats = 3;       // a cycle must occur this many times in a row...
-  size_t min_words = 40;     // ...and cover at least this many words
+  size_t min_words = 64;     // ...and cover at least this many units
 };
 
 class LoopDetector {
