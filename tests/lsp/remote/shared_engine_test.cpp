@@ -174,6 +174,16 @@ TEST_F(SharedEngineTest, TwoEditorsShareOneDaemonAndFallBackOnceWhenItDies) {
   // What the second editor adds: its own process and what the daemon grew for it.
   const long added = b_rss + std::max(0L, daemon_after - daemon_before);
   EXPECT_LE(added, 50L * 1024) << "the second editor added " << added << " KiB";
+  {
+    // For comparison, in the same run: an editor that loads the model itself.
+    Editor alone({"--no-shared-engine"});
+    alone.start();
+    alone.complete(10);
+    const long alone_rss = rss_kib(alone.p->pid());
+    std::printf("RSS: an editor with the model in process (--no-shared-engine): %ld KiB; the second shared editor "
+                "added %ld KiB\n", alone_rss, added);
+    EXPECT_GT(alone_rss, b_rss);
+  }
 
   // The daemon dies: each editor says so once and completes with the model in its process.
   ASSERT_EQ(::kill(daemon, SIGKILL), 0);
