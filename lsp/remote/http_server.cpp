@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
@@ -172,6 +173,23 @@ class Connection final : public ConnectionBase {
     parser_.emplace();
     parser_->body_limit(state_.max_body);
     parser_->header_limit(64 * 1024);
+    auto self = std::static_pointer_cast<Connection>(shared_from_this());
+    http::async_read_header(socket_, buffer_, *parser_, [self](const error_code& ec, size_t) {
+      if (ec) return self->on_request(ec);
+      // A client that asks before it sends a body (curl does, past 1 KB) gets its go-ahead.
+      auto expect = self->parser_->get().find(http::field::expect);
+      if (expect != self->parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+        auto go = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+        asio::async_write(self->socket_, asio::buffer(*go), [self, go](const error_code& e, size_t) {
+          if (e) return self->close();
+          self->read_body();
+        });
+        return;
+      }
+      self->read_body();
+    });
+  }
+  void read_body() {
     auto self = std::static_pointer_cast<Connection>(shared_from_this());
     http::async_read(socket_, buffer_, *parser_, [self](const error_code& ec, size_t) { self->on_request(ec); });
   }

@@ -86,7 +86,8 @@ Status spawn_daemon(const SharedEngineOptions& o, const std::string& socket) {
                                    "--threads",     std::to_string(o.threads),      "--parallel",
                                    std::to_string(std::max(1, o.n_slots)),          "--idle-exit",
                                    std::to_string(std::max(1, o.idle_exit_s)),      "--model-id",
-                                   fs::path(o.model_path).filename().string()};
+                                   fs::path(o.model_path).filename().string(),      "--max-queue",
+                                   "1024"};  // editors wait for a slot rather than being refused
   if (o.n_ctx > 0) {
     argv.push_back("-c");
     argv.push_back(std::to_string(o.n_ctx));

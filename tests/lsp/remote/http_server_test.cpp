@@ -15,6 +15,7 @@
 #include "lsp/remote/http_client.h"
 #include "lsp/remote/remote_generator.h"
 #include "support/child_process.h"
+#include "support/tcp_client.h"
 
 namespace moecode::remote {
 namespace {
@@ -122,6 +123,30 @@ TEST(HttpServerTest, StreamsWhatItAnswersWholeAndServesChatAndTokenPrompts) {
   auto fim = post(s, "/v1/completions", Json{{"prompt", "x = "}, {"suffix", "\ny = 2\n"}, {"max_tokens", 4}});
   ASSERT_TRUE(fim.ok());
   EXPECT_EQ(fim->status, 200) << fim->body;
+}
+
+// curl asks "Expect: 100-continue" before it sends a body past 1 KB: the server says go at once
+// (instead of the client's one-second wait), then answers.
+TEST(HttpServerTest, ExpectContinueGetsAGoAhead) {
+  Server s;
+  ASSERT_NE(s.port, 0) << s.child->stderr_text();
+  const int fd = testing::connect_to_loopback(s.port);
+  ASSERT_GE(fd, 0);
+  const std::string body = Json{{"prompt", "hi"}, {"max_tokens", 2}}.dump();
+  const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 100 Continue", 0), 0u);
+  ASSERT_EQ(::send(fd, body.data(), body.size(), 0), static_cast<ssize_t>(body.size()));
+  std::string answer;
+  while (answer.find("\"usage\"") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK", 0), 0u) << answer;
 }
 
 TEST(HttpServerTest, BusyServerAnswers429AndTheClientRetriesAfterRetryAfter) {
