@@ -455,11 +455,13 @@ Result<Generation> RemoteGenerator::run(Api api, const std::string& target, Json
   bool by_callback = false;
   bool in_reasoning = false;
   bool first_piece = true;
+  size_t n_pieces = 0;       // streamed pieces with text: about one token each
   std::string stream_error;
   double first_ms = 0;
 
   auto emit = [&](std::string_view text) -> bool {
     if (text.empty()) return true;
+    ++n_pieces;
     if (first_piece) {
       first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       first_piece = false;
@@ -592,6 +594,9 @@ Result<Generation> RemoteGenerator::run(Api api, const std::string& target, Json
   g.prompt_ms = first_piece ? total : first_ms;
   g.generate_ms = total - g.prompt_ms;
   if (g.n_prompt_tokens == 0) g.n_prompt_tokens = count_tokens(req.body);
+  // Some servers report no completion tokens (llama-cpp-python's stream usage says 0): the
+  // streamed pieces are the better count then (one token each on every server we know).
+  if (g.n_generated_tokens == 0 && any_event) g.n_generated_tokens = static_cast<int>(n_pieces);
   return g;
 }
 

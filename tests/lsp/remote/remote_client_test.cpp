@@ -261,6 +261,32 @@ TEST(RemoteGeneratorTest, StreamsACompletionWithTheKeyFromTheEnvironment) {
   ::unsetenv("MOECODE_TEST_KEY");
 }
 
+// llama-cpp-python's stream ends with usage saying 0 completion tokens: the streamed pieces
+// are counted instead, so the footer and the logs do not claim nothing was generated.
+TEST(RemoteGeneratorTest, AZeroCompletionCountInTheUsageFallsBackToTheStreamedPieces) {
+  CaptureServer server([](const CapturedRequest& r, int) {
+    if (r.target == "/v1/models") {
+      CannedReply m;
+      m.headers = {{"Content-Type", "application/json"}};
+      m.chunks = {Json{{"object", "list"}, {"data", {{{"id", "peer"}}}}}.dump()};
+      return m;
+    }
+    return stream_of({completion_chunk("a"), completion_chunk(""), completion_chunk("b"),
+                      completion_chunk("c", "length"), usage_chunk(7, 0, 0)});
+  });
+  auto g = RemoteGenerator::connect(config_for(server, "openai"));
+  ASSERT_TRUE(g.ok()) << g.error().message();
+  assist::Prompt p;
+  p.add_text("x");
+  assist::GenerationOptions o;
+  o.max_tokens = 3;
+  auto gen = (*g)->generate(p, o, nullptr, CancelToken());
+  ASSERT_TRUE(gen.ok()) << gen.error().message();
+  EXPECT_EQ(gen->text, "abc");
+  EXPECT_EQ(gen->n_prompt_tokens, 7);
+  EXPECT_EQ(gen->n_generated_tokens, 3);  // three pieces with text; the empty one is not a token
+}
+
 TEST(RemoteGeneratorTest, RetriesA429AfterRetryAfter) {
   CaptureServer server([](const CapturedRequest& r, int index) {
     if (r.target == "/v1/models") return CannedReply{404, {}, {"{}"}};
