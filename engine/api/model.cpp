@@ -8,6 +8,7 @@
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/arch.h"
+#include "engine/runtime/batch.h"
 #include "engine/runtime/chat_template.h"
 #include "engine/runtime/session.h"
 #include "engine/tokenizer/gguf_tokenizer.h"
@@ -39,6 +40,18 @@ class LoadedModel final : public Model {
       return make_error(ErrorCode::kInvalidArgument, "session context size " + std::to_string(c.n_ctx) + " is out of range");
     c.n_batch = std::min(c.n_batch, c.n_ctx);
     return runtime::make_session(state_, c);
+  }
+
+  Result<std::unique_ptr<BatchGenerator>> new_batch_generator(const BatchOptions& options) const override {
+    runtime::BatchConfig c;
+    c.n_slots = options.n_slots;
+    c.n_ctx = options.n_ctx > 0 ? options.n_ctx : n_ctx_;
+    c.n_batch = options.n_batch > 0 ? options.n_batch : 256;
+    const KvCacheType kv = options.kv_type.value_or(kv_type_);
+    c.kv_type = kv == KvCacheType::kF16 ? backend::CacheType::kF16 : backend::CacheType::kF32;
+    if (c.n_ctx < 1 || c.n_ctx > (1 << 24))
+      return make_error(ErrorCode::kInvalidArgument, "batch context size " + std::to_string(c.n_ctx) + " is out of range");
+    return runtime::make_batch_generator(state_, c);
   }
 
   MoeStats moe_stats() const override {

@@ -25,6 +25,19 @@ constexpr ArchEntry kArchs[] = {
 
 }  // namespace
 
+void Arch::forward_multi(backend::Backend& backend, Arena arena, MoeStats* moe_stats, const MultiBatch& batch,
+                         backend::Mat logits) const {
+  MOE_ASSERT(logits.rows == static_cast<int64_t>(batch.seqs.size()));
+  for (size_t i = 0; i < batch.seqs.size(); ++i) {
+    const SeqSpan& s = batch.seqs[i];
+    ForwardContext ctx{backend, *s.cache, arena, moe_stats};  // a fresh arena per sequence
+    Batch b;
+    b.tokens = batch.tokens.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.n_tokens));
+    b.pos0 = s.pos0;
+    forward(ctx, b, logits.rows_view(static_cast<int64_t>(i), 1));
+  }
+}
+
 std::vector<std::string> supported_archs() {
   std::vector<std::string> names;
   for (const auto& e : kArchs) names.emplace_back(e.name);

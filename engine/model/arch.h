@@ -62,6 +62,23 @@ class Arena {
 struct MoeStats;      // moe.h
 struct RoutingTrace;  // moe.h
 
+// One sequence of a multi-sequence batch (continuous batching): its tokens are
+// tokens[offset, offset + n_tokens) of the batch, at positions pos0 .. pos0 + n_tokens - 1 of
+// its own cache (which holds positions 0 .. pos0 - 1 already).
+struct SeqSpan {
+  KvCache* cache = nullptr;
+  int64_t pos0 = 0;
+  int64_t offset = 0;
+  int64_t n_tokens = 0;
+};
+
+// Several sequences, each with its own KV cache, run in one forward pass: the weights are read
+// once for all of their tokens. Only the logits of each sequence's last token are computed.
+struct MultiBatch {
+  std::span<const int32_t> tokens;  // every sequence's tokens, sequence after sequence
+  std::span<const SeqSpan> seqs;
+};
+
 // What a forward pass works with.
 struct ForwardContext {
   backend::Backend& backend;
@@ -92,6 +109,18 @@ class Arch {
   // Runs the batch, appending its K/V rows to the cache, and writes logits:
   // [batch.logits_all ? n_tokens : 1, n_vocab].
   virtual void forward(ForwardContext& ctx, const Batch& batch, backend::Mat logits) const = 0;
+
+  // Runs several sequences together, appending each one's K/V rows to its own cache, and
+  // writes the logits of each sequence's last token: [n_seqs, n_vocab]. The default runs
+  // forward() once per sequence (correct for every architecture, without the shared weight
+  // reads); the llama family overrides it with one pass.
+  virtual void forward_multi(backend::Backend& backend, Arena arena, MoeStats* moe_stats, const MultiBatch& batch,
+                             backend::Mat logits) const;
+  // Scratch floats forward_multi needs for n_tokens tokens in n_seqs sequences.
+  virtual size_t scratch_floats_multi(int64_t n_tokens, int64_t n_seqs) const {
+    (void)n_seqs;
+    return scratch_floats(n_tokens);
+  }
 };
 
 // What a factory gets.

@@ -45,6 +45,11 @@ class LlamaArch final : public Arch {
   }
 
   void forward(ForwardContext& ctx, const Batch& batch, Mat logits) const override;
+  void forward_multi(backend::Backend& backend, Arena arena, MoeStats* moe_stats, const MultiBatch& batch,
+                     Mat logits) const override;
+  size_t scratch_floats_multi(int64_t n, int64_t n_seqs) const override {
+    return scratch_floats(n) + Arena::mat_floats(n_seqs, hp_.n_embd);
+  }
 
   bool is_moe() const { return hp_.n_expert > 0; }
 
@@ -99,6 +104,53 @@ void LlamaArch::forward(ForwardContext& ctx, const Batch& batch, Mat logits) con
 
   // Output head on the n_out rows left: [n_out, n_embd] -> [n_out, n_vocab].
   output_head(ctx, x, output_norm_, eps, output_, cur.rows_view(0, n_out), logits);
+}
+
+void LlamaArch::forward_multi(backend::Backend& be, Arena arena, MoeStats* moe_stats, const MultiBatch& batch,
+                              Mat logits) const {
+  const int64_t n_seqs = static_cast<int64_t>(batch.seqs.size());
+  MOE_ASSERT(n_seqs > 0 && logits.rows == n_seqs && logits.cols == hp_.n_vocab);
+  if (n_seqs == 1) {  // one sequence: the single-session pass, as fast as ever
+    Arch::forward_multi(be, arena, moe_stats, batch, logits);
+    return;
+  }
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  const float eps = hp_.rms_eps;
+  ForwardContext ctx{be, *batch.seqs[0].cache, arena, moe_stats};  // caches come from the spans
+
+  Mat x = ctx.arena.mat(n, hp_.n_embd);            // [n, n_embd] residual stream, all sequences
+  Mat cur = ctx.arena.mat(n, hp_.n_embd);          // [n, n_embd]
+  Mat tmp = ctx.arena.mat(n, hp_.n_embd);          // [n, n_embd]
+  Mat cos_sin = ctx.arena.mat(n, hp_.rope.n_rot);  // [n, n_rot] each row at its sequence's position
+  be.get_rows(tok_embd_, batch.tokens, x);
+  for (const SeqSpan& s : batch.seqs) {
+    rope_cos_sin(hp_.rope, s.pos0, cos_sin.rows_view(s.offset, s.n_tokens), rope_freqs_, hp_.rope.attn_factor);
+  }
+  const size_t mark = ctx.arena.mark();
+  for (int64_t il = 0; il < hp_.n_layer; ++il) {
+    const Layer& L = layers_[il];
+    ctx.arena.release(mark);
+    be.rms_norm(x, L.attn.norm, eps, cur);                                              // [n, n_embd]
+    self_attention_multi(ctx, L.attn, shape_, static_cast<int>(il), cur, cos_sin, batch.seqs, tmp);
+    ctx.arena.release(mark);
+    be.add(x, tmp);                                                                      // x += attn
+    if (is_moe()) {
+      be.rms_norm(x, L.moe.norm, eps, cur);
+      moe_ffn(ctx, L.moe, moe_shape_, routing_, static_cast<int>(il), /*decode=*/false, cur, tmp);
+    } else {
+      be.rms_norm(x, L.ffn.norm, eps, cur);
+      ffn_swiglu(ctx, L.ffn, cur, tmp);
+    }
+    be.add(x, tmp);                                                                      // x += ffn
+  }
+  // The last row of each sequence: [n_seqs, n_embd] -> logits [n_seqs, n_vocab].
+  ctx.arena.release(mark);
+  Mat last = ctx.arena.mat(n_seqs, hp_.n_embd);
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    const SeqSpan& s = batch.seqs[i];
+    be.copy(x.rows_view(s.offset + s.n_tokens - 1, 1), last.rows_view(i, 1));
+  }
+  output_head(ctx, last, output_norm_, eps, output_, cur.rows_view(0, n_seqs), logits);
 }
 
 }  // namespace

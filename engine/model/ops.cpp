@@ -122,6 +122,44 @@ void self_attention(ForwardContext& ctx, const AttentionWeights& w, const Attent
   be.matmul(o_job, attn);
 }
 
+void self_attention_multi(ForwardContext& ctx, const AttentionWeights& w, const AttentionShape& s, int il, Mat x,
+                          Mat cos_sin, std::span<const SeqSpan> seqs, Mat out) {
+  backend::Backend& be = ctx.backend;
+  const int64_t n = x.rows;
+  Mat q = ctx.arena.mat(n, int64_t{s.n_head} * s.head_dim_k);     // [n, n_head*hd_k]
+  Mat k = ctx.arena.mat(n, int64_t{s.n_head_kv} * s.head_dim_k);  // [n, n_kv*hd_k]
+  Mat v = ctx.arena.mat(n, int64_t{s.n_head_kv} * s.head_dim_v);  // [n, n_kv*hd_v]
+  Mat attn = ctx.arena.mat(n, int64_t{s.n_head} * s.head_dim_v);  // [n, n_head*hd_v]
+
+  const MatmulJob jobs[] = {{&w.wq, w.bq, q}, {&w.wk, w.bk, k}, {&w.wv, w.bv, v}};
+  be.matmul(jobs, x);  // every sequence's rows at once
+  if (w.q_norm) head_rms_norm(be, q, s.n_head, s.head_dim_k, w.q_norm, s.rms_eps);
+  if (w.k_norm) head_rms_norm(be, k, s.n_head_kv, s.head_dim_k, w.k_norm, s.rms_eps);
+  if (s.n_rot > 0) {  // each row carries its own position's angles
+    be.rope({q, s.n_head, s.head_dim_k, s.n_rot, s.neox, cos_sin});
+    be.rope({k, s.n_head_kv, s.head_dim_k, s.n_rot, s.neox, cos_sin});
+  }
+  for (const SeqSpan& seq : seqs) {
+    KvCache& cache = *seq.cache;
+    be.store_rows(k.rows_view(seq.offset, seq.n_tokens), cache.k(il), seq.pos0);
+    be.store_rows(v.rows_view(seq.offset, seq.n_tokens), cache.v(il), seq.pos0);
+    backend::AttentionArgs args;
+    args.q = q.rows_view(seq.offset, seq.n_tokens);
+    args.k = cache.k(il);
+    args.v = cache.v(il);
+    args.out = attn.rows_view(seq.offset, seq.n_tokens);
+    args.n_head = s.n_head;
+    args.n_head_kv = s.n_head_kv;
+    args.head_dim_k = s.head_dim_k;
+    args.head_dim_v = s.head_dim_v;
+    args.pos0 = seq.pos0;
+    args.scale = s.scale;
+    be.attention(args);
+  }
+  const MatmulJob o_job[] = {{&w.wo, w.bo, out}};
+  be.matmul(o_job, attn);  // [n, n_head*hd_v] -> [n, n_embd]
+}
+
 FfnWeights load_ffn(TensorSet& ts, int il, const Hparams& hp) {
   FfnWeights w;
   w.norm = ts.require_vector(blk(il, "ffn_norm.weight"), hp.n_embd);

@@ -51,6 +51,12 @@ AttentionWeights load_attention(TensorSet& ts, int il, const Hparams& hp);
 // (n_out < n lets the last layer skip the queries whose logits nobody asked for.)
 void self_attention(ForwardContext& ctx, const AttentionWeights& w, const AttentionShape& s, int il,
                     backend::Mat x, backend::Mat cos_sin, int64_t pos0, backend::Mat out);
+// The same for several sequences in one batch (arch.h's MultiBatch): the projections run once
+// over every row of x; RoPE (cos_sin holds each row's own position), the cache append and the
+// attention run per sequence, each against its own cache.
+//   x: [n, n_embd], cos_sin: [n, n_rot], out: [n, n_embd]
+void self_attention_multi(ForwardContext& ctx, const AttentionWeights& w, const AttentionShape& s, int il,
+                          backend::Mat x, backend::Mat cos_sin, std::span<const SeqSpan> seqs, backend::Mat out);
 // Scratch floats self_attention needs for n tokens.
 size_t self_attention_scratch(const AttentionShape& s, int64_t n);
 

@@ -44,8 +44,13 @@ int LocalGenerator::count_tokens(std::string_view text) const {
   return static_cast<int>(model_->tokenizer().encode(text, false, false).size());
 }
 
-SpecialTokenTexts LocalGenerator::special_tokens() const {
-  const engine::Tokenizer& tok = model_->tokenizer();
+SpecialTokenTexts LocalGenerator::special_tokens() const { return special_token_texts(model_->tokenizer()); }
+
+bool LocalGenerator::has_special_token(std::string_view text) const {
+  return has_control_token(model_->tokenizer(), text);
+}
+
+SpecialTokenTexts special_token_texts(const engine::Tokenizer& tok) {
   const engine::SpecialTokens& s = tok.special();
   auto text = [&](Token t) { return t == engine::kNoToken ? std::string() : tok.piece(t, true); };
   SpecialTokenTexts out;
@@ -60,21 +65,41 @@ SpecialTokenTexts LocalGenerator::special_tokens() const {
   return out;
 }
 
-bool LocalGenerator::has_special_token(std::string_view text) const {
-  const engine::Tokenizer& tok = model_->tokenizer();
+bool has_control_token(const engine::Tokenizer& tok, std::string_view text) {
   const Token t = tok.find_token(text);
   return t != engine::kNoToken && tok.is_special(t);
 }
 
 Prompt LocalGenerator::chat_prompt(const std::vector<ChatMessage>& messages) const {
+  return render_chat_prompt(*model_, messages);
+}
+
+namespace {
+
+// "role: content" paragraphs (the Generator's default), for templates that drop a message.
+class PlainChat final : public Generator {
+ public:
+  std::string describe() const override { return ""; }
+  int n_ctx() const override { return 0; }
+  int count_tokens(std::string_view) const override { return 0; }
+  SpecialTokenTexts special_tokens() const override { return {}; }
+  bool has_special_token(std::string_view) const override { return false; }
+  Result<Generation> generate(const Prompt&, const GenerationOptions&, const StreamFn&, const CancelToken&) override {
+    return make_error(ErrorCode::kUnsupported, "no model");
+  }
+};
+
+}  // namespace
+
+Prompt render_chat_prompt(const engine::Model& model, const std::vector<ChatMessage>& messages) {
   // The template is rendered around placeholders, which are then replaced by the contents as
   // text parts: the template's control tokens are parsed, the contents' never are.
   auto placeholder = [](size_t i) { return "\x1f@moecode-message-" + std::to_string(i) + "@\x1f"; };
   std::vector<ChatMessage> shells = messages;
   for (size_t i = 0; i < shells.size(); ++i) shells[i].content = placeholder(i);
-  std::string rendered = model_->apply_chat_template(shells, /*add_assistant_prefix=*/true);
+  std::string rendered = model.apply_chat_template(shells, /*add_assistant_prefix=*/true);
   // The BOS the template may write is added by generate() when the model wants one.
-  const engine::Tokenizer& tok = model_->tokenizer();
+  const engine::Tokenizer& tok = model.tokenizer();
   if (tok.special().bos != engine::kNoToken) {
     const std::string bos = tok.piece(tok.special().bos, true);
     if (!bos.empty() && rendered.starts_with(bos)) rendered.erase(0, bos.size());
@@ -85,9 +110,9 @@ Prompt LocalGenerator::chat_prompt(const std::vector<ChatMessage>& messages) con
     if (messages.size() > 1 && messages[0].role == "system" && messages[1].role == "user") {
       std::vector<ChatMessage> merged(messages.begin() + 1, messages.end());
       merged[0].content = messages[0].content + "\n\n" + merged[0].content;
-      return chat_prompt(merged);
+      return render_chat_prompt(model, merged);
     }
-    return Generator::chat_prompt(messages);
+    return PlainChat().chat_prompt(messages);
   }
   Prompt p;
   size_t pos = 0;
@@ -102,9 +127,7 @@ Prompt LocalGenerator::chat_prompt(const std::vector<ChatMessage>& messages) con
   return p;
 }
 
-Result<Generation> LocalGenerator::generate(const Prompt& prompt, const GenerationOptions& options,
-                                            const StreamFn& on_piece, const CancelToken& cancel) {
-  const engine::Tokenizer& tok = model_->tokenizer();
+Result<std::vector<Token>> tokenize_prompt(const engine::Tokenizer& tok, const Prompt& prompt) {
   std::vector<Token> tokens;
   const bool bos = tok.special().add_bos && tok.special().bos != engine::kNoToken;
   if (bos) tokens.push_back(tok.special().bos);
@@ -121,6 +144,14 @@ Result<Generation> LocalGenerator::generate(const Prompt& prompt, const Generati
       tokens.insert(tokens.end(), ids.begin(), ids.end());
     }
   }
+  return tokens;
+}
+
+Result<Generation> LocalGenerator::generate(const Prompt& prompt, const GenerationOptions& options,
+                                            const StreamFn& on_piece, const CancelToken& cancel) {
+  const engine::Tokenizer& tok = model_->tokenizer();
+  MOE_TRY(std::vector<Token> tokens, tokenize_prompt(tok, prompt));
+  const bool bos = tok.special().add_bos && tok.special().bos != engine::kNoToken;
   // Keep the prompt and the answer inside the window: drop the oldest tokens (after BOS).
   const int limit = session_->n_ctx() - options.max_tokens;
   if (limit <= 1) return make_error(ErrorCode::kOutOfRange, "max_tokens leaves no room for a prompt");

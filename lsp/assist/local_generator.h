@@ -48,6 +48,21 @@ class LocalGenerator final : public Generator {
   std::string backend_;
 };
 
+// The prompt's tokens for `tok`: BOS when the model asks for one, special parts as their one
+// token (an error names a control token the vocabulary lacks), markup with control tokens
+// recognised, text never. Shared by LocalGenerator, the HTTP server and the daemon client.
+Result<std::vector<engine::Token>> tokenize_prompt(const engine::Tokenizer& tok, const Prompt& prompt);
+
+// The chat in `model`'s template as a Prompt ending where the assistant's answer starts:
+// template text is markup, message contents are text (a document cannot inject a control
+// token). Falls back to the Generator's default rendering when the template drops a message.
+Prompt render_chat_prompt(const engine::Model& model, const std::vector<ChatMessage>& messages);
+
+// The texts of the tokenizer's special tokens (Generator::special_tokens of a local model), and
+// whether `text` is one of its control tokens (Generator::has_special_token).
+SpecialTokenTexts special_token_texts(const engine::Tokenizer& tok);
+bool has_control_token(const engine::Tokenizer& tok, std::string_view text);
+
 // LocalGenerator::load as a Generator.
 Result<std::unique_ptr<Generator>> load_local_generator(const std::string& gguf_path,
                                                         const LocalGeneratorOptions& options);

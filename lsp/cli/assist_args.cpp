@@ -16,6 +16,7 @@
 #include "lsp/assist/scripted_generator.h"
 #include "lsp/cli/model_path.h"
 #include "lsp/cli/repo_context.h"
+#include "lsp/remote/remote_generator.h"
 #include "lsp/server/redacting_generator.h"
 #include "lsp/workspace/ignore.h"
 #include "lsp/workspace/paths.h"
@@ -33,6 +34,36 @@ void add_assist_options(CLI::App* cmd, AssistArgs& args) {
   cmd->add_option("--temperature", args.temperature, "Sampling temperature (0: greedy)")->check(CLI::Range(0.0, 5.0));
   cmd->add_flag("--show-reasoning", args.show_reasoning, "Print the model's reasoning (<think>...</think>) on stderr");
   cmd->add_flag("--no-context", args.no_context, "No repository context (does not index the workspace)");
+  add_remote_options(cmd, args.remote);
+}
+
+void add_remote_options(CLI::App* cmd, remote::RemoteConfig& remote) {
+  std::string presets;
+  for (const auto& p : remote::presets()) presets += std::string(presets.empty() ? "" : ", ") + p.name;
+  cmd->add_option("--remote", remote.preset, "Use a remote OpenAI-compatible engine: " + presets + " (docs/remote.md)")
+      ->group("Remote engine");
+  cmd->add_option("--remote-url", remote.base_url, "Base URL of the remote engine (default: the preset's)")
+      ->group("Remote engine");
+  cmd->add_option("--remote-model", remote.model, "Model (or deployment) name the remote engine serves")
+      ->group("Remote engine");
+  cmd->add_option("--api-key-env", remote.api_key_env,
+                  "Environment variable that holds the API key (default: the preset's; never pass the key itself)")
+      ->group("Remote engine");
+  cmd->add_option("--remote-fim", remote.fim, "Fill-in-the-middle: auto, none, suffix, infill, chat, or a family "
+                                              "(qwen, starcoder, deepseek, codellama, codestral)")
+      ->group("Remote engine");
+}
+
+Status finish_remote_options(remote::RemoteConfig& remote) {
+  if (remote.preset.empty() && remote.base_url.empty()) {
+    if (!remote.model.empty() || !remote.api_key_env.empty() || remote.fim != "auto") {
+      return make_error(ErrorCode::kInvalidArgument, "--remote-model, --api-key-env and --remote-fim need --remote PRESET or --remote-url");
+    }
+    return Status::ok_status();
+  }
+  if (remote.preset.empty()) remote.preset = "openai";
+  MOE_RETURN_IF_ERROR(remote::resolve_remote(remote));
+  return Status::ok_status();
 }
 
 Result<assist::Script> read_script(const std::string& path) {
@@ -63,6 +94,12 @@ Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args
   if (!args.scripted.empty()) {
     MOE_TRY(assist::Script script, read_script(args.scripted));
     return server::redacting(std::make_unique<assist::ScriptedGenerator>(std::move(script)));
+  }
+  remote::RemoteConfig rc = args.remote;
+  MOE_RETURN_IF_ERROR(finish_remote_options(rc));
+  if (rc.enabled()) {
+    MOE_TRY(std::unique_ptr<remote::RemoteGenerator> g, remote::RemoteGenerator::connect(rc));
+    return server::redacting(std::move(g));
   }
   MOE_TRY(std::string path, resolve_model_path(args.engine.model));
   assist::LocalGeneratorOptions lo;

@@ -13,6 +13,7 @@
 #include "lsp/assist/generator.h"
 #include "lsp/assist/scripted_generator.h"
 #include "lsp/cli/engine_args.h"
+#include "lsp/remote/remote_config.h"
 #include "lsp/workspace/paths.h"
 #include "moecode/engine/result.h"
 
@@ -28,13 +29,21 @@ struct AssistArgs {
   float temperature = 0.0f;
   bool show_reasoning = false;  // print the model's <think> text on stderr
   bool no_context = false;      // no repository context (no indexing)
+  remote::RemoteConfig remote;  // --remote PRESET ...: a remote engine instead of the local model
 };
 
+// Adds --remote PRESET, --remote-url URL, --remote-model NAME, --api-key-env VAR, --remote-fim MODE
+// (the remote engine; docs/remote.md).
+void add_remote_options(CLI::App* cmd, remote::RemoteConfig& remote);
+// The configuration the flags gave: a URL without a preset means "openai"; errors name the flag.
+Status finish_remote_options(remote::RemoteConfig& remote);
+
 // Adds -m/-t/-c, --scripted-generator, --root, --max-tokens, --temperature, --show-reasoning,
-// --no-context.
+// --no-context, and the remote options.
 void add_assist_options(CLI::App* cmd, AssistArgs& args);
 
-// The local model (or the scripted generator).
+// The local model, the remote engine (--remote), or the scripted generator; always behind the
+// redaction of secrets.
 Result<std::unique_ptr<assist::Generator>> make_generator(const AssistArgs& args);
 
 // A ScriptedGenerator's script from a JSON file (`--scripted-generator`, tests):

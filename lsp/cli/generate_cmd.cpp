@@ -13,8 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "lsp/assist/generator.h"
+#include "lsp/cli/assist_args.h"
 #include "lsp/cli/commands.h"
 #include "lsp/cli/engine_args.h"
+#include "lsp/remote/remote_generator.h"
 #include "moecode/engine/model.h"
 
 namespace moecode::cli {
@@ -40,6 +43,7 @@ struct GenerateArgs {
   float frequency_penalty = 0.0f;
   int64_t seed = -1;  // -1: random
   std::vector<std::string> stop;
+  remote::RemoteConfig remote;
 };
 
 // Ctrl-C cancels the running generation (CancelToken::cancel is a lock-free store).
@@ -48,7 +52,69 @@ extern "C" void on_sigint(int) {
   if (g_cancel) g_cancel->cancel();
 }
 
+// --remote: the prompt goes to a remote OpenAI-compatible engine (docs/remote.md).
+template <class OnText>
+int run_remote(const GenerateArgs& a, const remote::RemoteConfig& rc, OnText& on_text, bool hide_reasoning,
+               bool& in_reasoning, size_t& shown, std::string& streamed) {
+  if (!a.tokens.empty()) {
+    fmt::print(stderr, "moecode: --tokens needs the local model (a remote engine takes text)\n");
+    return 1;
+  }
+  auto g = remote::RemoteGenerator::connect(rc);
+  if (!g.ok()) {
+    fmt::print(stderr, "moecode: {}\n", g.error().message());
+    return 1;
+  }
+  assist::GenerationOptions o;
+  o.max_tokens = a.n_predict;
+  o.temperature = a.temp;
+  o.top_p = a.top_p;
+  o.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
+  o.stop_strings = a.stop;
+  auto piece = [&](std::string_view p) { return on_text(p, engine::Token{0}); };
+  engine::CancelToken cancel;
+  g_cancel = &cancel;
+  std::signal(SIGINT, on_sigint);
+  Result<assist::Generation> r = make_error(ErrorCode::kInternal, "");
+  if (a.chat) {
+    std::vector<engine::ChatMessage> messages;
+    if (!a.system.empty()) messages.push_back({"system", a.system});
+    messages.push_back({"user", a.prompt});
+    r = (*g)->chat(messages, o, piece, cancel);
+  } else {
+    assist::Prompt p;
+    p.add_text(a.prompt);
+    r = (*g)->generate(p, o, piece, cancel);
+  }
+  std::signal(SIGINT, SIG_DFL);
+  g_cancel = nullptr;
+  if (!r.ok()) {
+    fmt::print(stderr, "\nmoecode: {}\n", r.error().message());
+    return 1;
+  }
+  if (a.json) {
+    std::string text = r->text;
+    if (hide_reasoning) text = engine::split_reasoning(text).answer;
+    fmt::print("{}\n", nlohmann::json{{"tokens", nlohmann::json::array()}, {"text", text}}.dump(
+                            -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else {
+    if (hide_reasoning && !in_reasoning && shown < streamed.size())
+      std::fwrite(streamed.data() + shown, 1, streamed.size() - shown, stdout);
+    std::fputc('\n', stdout);
+  }
+  std::fflush(stdout);
+  fmt::print(stderr, "[{}: {} prompt tokens ({} cached), {} tokens, first text after {:.0f} ms, {:.0f} ms in all, finish: {}]\n",
+             (*g)->describe(), r->n_prompt_tokens, r->n_cached_tokens, r->n_generated_tokens, r->prompt_ms,
+             r->prompt_ms + r->generate_ms, assist::finish_reason_name(r->finish));
+  return 0;
+}
+
 int run_generate(const GenerateArgs& a) {
+  remote::RemoteConfig remote = a.remote;
+  if (Status st = finish_remote_options(remote); !st.ok()) {
+    fmt::print(stderr, "moecode: {}\n", st.error().message());
+    return 2;
+  }
   if (a.prompt.empty() == a.tokens.empty()) {
     fmt::print(stderr, "moecode: give exactly one of -p TEXT or --tokens ID,ID,...\n");
     return 1;
@@ -66,45 +132,6 @@ int run_generate(const GenerateArgs& a) {
     }
     ids = std::move(*parsed);
   }
-  auto model_r = load_model(a.engine, engine::KvCacheType::kF16);
-  if (!model_r.ok()) {
-    fmt::print(stderr, "moecode: {}\n", model_r.error().message());
-    return 1;
-  }
-  const engine::Model& model = **model_r;
-  if (!a.prompt.empty()) {
-    std::string text = a.prompt;
-    if (a.chat) {
-      std::vector<engine::ChatMessage> messages;
-      if (!a.system.empty()) messages.push_back({"system", a.system});
-      messages.push_back({"user", a.prompt});
-      text = model.apply_chat_template(messages, /*add_assistant_prefix=*/true);
-    }
-    ids = model.tokenizer().encode(text, /*add_special=*/true, /*parse_special=*/true);
-  }
-  if (ids.empty()) {
-    fmt::print(stderr, "moecode: the prompt has no tokens\n");
-    return 1;
-  }
-
-  auto session = model.new_session({});
-  if (!session.ok()) {
-    fmt::print(stderr, "moecode: {}\n", session.error().message());
-    return 1;
-  }
-  engine::GenerateOptions go;
-  go.max_tokens = a.n_predict;
-  go.stop_strings = a.stop;
-  go.sampling.temperature = a.temp;
-  go.sampling.top_k = a.top_k;
-  go.sampling.top_p = a.top_p;
-  go.sampling.min_p = a.min_p;
-  go.sampling.repeat_penalty = a.repeat_penalty;
-  go.sampling.repeat_last_n = a.repeat_last_n;
-  go.sampling.presence_penalty = a.presence_penalty;
-  go.sampling.frequency_penalty = a.frequency_penalty;
-  go.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
-
   // Streaming: with --chat, hide the reasoning block as it streams (until </think>).
   const bool hide_reasoning = a.chat && !a.show_reasoning;
   std::string streamed;
@@ -149,6 +176,46 @@ int run_generate(const GenerateArgs& a) {
     return true;
   };
 
+  if (remote.enabled()) return run_remote(a, remote, on_text, hide_reasoning, in_reasoning, shown, streamed);
+  auto model_r = load_model(a.engine, engine::KvCacheType::kF16);
+  if (!model_r.ok()) {
+    fmt::print(stderr, "moecode: {}\n", model_r.error().message());
+    return 1;
+  }
+  const engine::Model& model = **model_r;
+  if (!a.prompt.empty()) {
+    std::string text = a.prompt;
+    if (a.chat) {
+      std::vector<engine::ChatMessage> messages;
+      if (!a.system.empty()) messages.push_back({"system", a.system});
+      messages.push_back({"user", a.prompt});
+      text = model.apply_chat_template(messages, /*add_assistant_prefix=*/true);
+    }
+    ids = model.tokenizer().encode(text, /*add_special=*/true, /*parse_special=*/true);
+  }
+  if (ids.empty()) {
+    fmt::print(stderr, "moecode: the prompt has no tokens\n");
+    return 1;
+  }
+
+  auto session = model.new_session({});
+  if (!session.ok()) {
+    fmt::print(stderr, "moecode: {}\n", session.error().message());
+    return 1;
+  }
+  engine::GenerateOptions go;
+  go.max_tokens = a.n_predict;
+  go.stop_strings = a.stop;
+  go.sampling.temperature = a.temp;
+  go.sampling.top_k = a.top_k;
+  go.sampling.top_p = a.top_p;
+  go.sampling.min_p = a.min_p;
+  go.sampling.repeat_penalty = a.repeat_penalty;
+  go.sampling.repeat_last_n = a.repeat_last_n;
+  go.sampling.presence_penalty = a.presence_penalty;
+  go.sampling.frequency_penalty = a.frequency_penalty;
+  go.sampling.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
+
   engine::CancelToken cancel;
   g_cancel = &cancel;
   std::signal(SIGINT, on_sigint);
@@ -183,7 +250,7 @@ int run_generate(const GenerateArgs& a) {
 
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt with a local model");
+  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt with a local model (or --remote)");
   add_engine_options(cmd, a->engine, /*with_chat_template=*/true);
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text");
   cmd->add_option("--tokens", a->tokens, "Prompt as token ids, comma-separated");
@@ -202,6 +269,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Random seed (default -1: random)");
   cmd->add_option("--stop", a->stop, "Stop string (repeatable); the text ends before it");
   cmd->add_flag("--json", a->json, "Print only {\"tokens\":[...],\"text\":\"...\"} at the end");
+  add_remote_options(cmd, a->remote);
   cmd->callback([a] { exit_code() = run_generate(*a); });
 }
 

@@ -51,7 +51,8 @@ Json ServerConfig::to_json() const {
               {"maxLines", max_lines},
               {"temperature", temperature},
               {"debounceMs", debounce_ms},
-              {"enabledLanguages", enabled_languages}};
+              {"enabledLanguages", enabled_languages},
+              {"remote", remote.enabled() ? remote.to_json() : Json::object()}};
 }
 
 std::vector<std::string> apply_settings(ServerConfig& config, const Json& settings) {
@@ -83,6 +84,9 @@ std::vector<std::string> apply_settings(ServerConfig& config, const Json& settin
     } else {
       config.temperature = it->get<float>();
     }
+  }
+  if (auto it = s.find("remote"); it != s.end()) {
+    for (auto& e : remote::apply_remote_settings(config.remote, *it)) errors.push_back(std::move(e));
   }
   if (auto it = s.find("enabledLanguages"); it != s.end() && !it->is_null()) {
     bool ok = it->is_array();

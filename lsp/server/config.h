@@ -1,7 +1,8 @@
 // The server's settings: what initializationOptions, workspace/configuration (section
 // "moecode") and workspace/didChangeConfiguration may set. Keys are camelCase:
 //   model, backend, threads, contextBudget, maxTokens, maxLines, temperature, debounceMs,
-//   enabledLanguages (["*"] or a list of LSP language ids).
+//   enabledLanguages (["*"] or a list of LSP language ids), remote (an OpenAI-compatible
+//   engine: {preset, baseUrl, model, apiKeyEnv, ...}, see lsp/remote/remote_config.h).
 // Plain data and pure functions; thread-compatible.
 #pragma once
 
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "lsp/remote/remote_config.h"
 
 namespace moecode::server {
 
@@ -22,6 +25,7 @@ struct ServerConfig {
   float temperature = 0.0f;
   int debounce_ms = 40;  // before an automatically triggered completion starts
   std::vector<std::string> enabled_languages{"*"};
+  remote::RemoteConfig remote;  // enabled(): completions and commands go to that server
 
   bool language_enabled(const std::string& language_id) const;
   nlohmann::json to_json() const;

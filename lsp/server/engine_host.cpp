@@ -41,7 +41,7 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
       }
     }
     Status status;
-    if (spec.path.empty()) {
+    if (!spec.has_model()) {
       std::lock_guard lock(mu_);
       completer_.reset();
       generator_.reset();
@@ -50,7 +50,11 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
       description_ = "no model";
       status = make_error(ErrorCode::kNotFound, "no model configured");
     } else {
-      spdlog::info("engine: loading model {}", spec.path);
+      if (spec.remote.enabled()) {
+        spdlog::info("engine: connecting to the remote engine ({} {})", spec.remote.preset, spec.remote.base_url);
+      } else {
+        spdlog::info("engine: loading model {}", spec.path);
+      }
       auto g = factory_(spec);
       std::lock_guard lock(mu_);
       loading_ = false;

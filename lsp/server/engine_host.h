@@ -15,14 +15,17 @@
 #include "lsp/assist/context.h"
 #include "lsp/assist/generator.h"
 #include "lsp/assist/scheduler.h"
+#include "lsp/remote/remote_config.h"
 #include "moecode/engine/result.h"
 
 namespace moecode::server {
 
 struct ModelSpec {
-  std::string path;  // "" = no model
+  std::string path;  // "" = no model (unless remote)
   std::string backend = "cpu";
   int threads = 0;
+  remote::RemoteConfig remote;  // enabled(): a remote engine instead of `path`
+  bool has_model() const { return !path.empty() || remote.enabled(); }
   friend bool operator==(const ModelSpec&, const ModelSpec&) = default;
 };
 

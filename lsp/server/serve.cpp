@@ -13,6 +13,29 @@
 
 namespace moecode::server {
 
+void Notices::publish(const std::string& message) {
+  std::vector<std::function<void(const std::string&)>> subs;
+  {
+    std::lock_guard lock(mu_);
+    if (subscribers_.empty()) {
+      pending_.push_back(message);
+      return;
+    }
+    subs = subscribers_;
+  }
+  for (auto& fn : subs) fn(message);
+}
+
+void Notices::subscribe(std::function<void(const std::string&)> fn) {
+  std::vector<std::string> pending;
+  {
+    std::lock_guard lock(mu_);
+    subscribers_.push_back(fn);
+    pending.swap(pending_);
+  }
+  for (const auto& m : pending) fn(m);
+}
+
 namespace {
 
 std::shared_ptr<WorkspaceIndex> new_index(const ServeOptions& options) {
@@ -36,6 +59,14 @@ int serve_stdio(const ServeOptions& options, jsonrpc::Loop& loop, EngineHost& ho
   auto conn = jsonrpc::open_stdio(loop, STDIN_FILENO, STDOUT_FILENO, options.max_message_bytes);
   auto server = LspServer::create(loop, host, new_index(options), options.server,
                                   [conn](std::string body) { conn->send(std::move(body)); });
+  if (options.notices) {
+    std::weak_ptr<LspServer> w = server;
+    options.notices->subscribe([&loop, w](const std::string& msg) {
+      loop.post([w, msg] {
+        if (auto s = w.lock()) s->notify_user(protocol::MessageType::kWarning, msg);
+      });
+    });
+  }
   int code = 1;
   bool stopping = false;
   server->set_exit_handler([&](int c) {
@@ -126,7 +157,8 @@ int serve(const ServeOptions& options) {
                                                        : options.server.default_model;
     spec.backend = options.server.config.backend;
     spec.threads = options.server.config.threads;
-    if (!spec.path.empty()) host.ensure_model(spec);
+    spec.remote = options.server.config.remote;
+    if (spec.has_model()) host.ensure_model(spec);
   }
   return options.listen.empty() ? serve_stdio(options, loop, host) : serve_tcp(options, loop, host);
 }

@@ -7,13 +7,29 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "lsp/server/engine_host.h"
 #include "lsp/server/server.h"
 #include "lsp/server/workspace_index.h"
 
 namespace moecode::server {
+
+// Messages for the user that come from outside a session (the shared engine went away): every
+// session shows them (window/showMessage). Messages published before a session subscribed wait
+// for it. Thread-safe.
+class Notices {
+ public:
+  void publish(const std::string& message);
+  void subscribe(std::function<void(const std::string&)> fn);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::function<void(const std::string&)>> subscribers_;
+  std::vector<std::string> pending_;
+};
 
 struct ServeOptions {
   std::string listen;  // "" = stdio; else a TcpListener address ("PORT", "HOST:PORT")
@@ -25,6 +41,8 @@ struct ServeOptions {
   std::function<std::shared_ptr<WorkspaceIndex>()> make_index;
   // Where completion context comes from (the current document's window when unset).
   std::function<std::unique_ptr<assist::ContextProvider>()> make_provider;
+  // Where generators tell the user things (optional).
+  std::shared_ptr<Notices> notices;
 };
 
 // Returns the process exit code.

@@ -511,7 +511,8 @@ void LspServer::deliver(const std::shared_ptr<Pending>& p, const assist::Complet
 void LspServer::apply_config(const Json& settings, const char* source) {
   const ServerConfig before = config_;
   for (const auto& e : apply_settings(config_, settings)) show_message(MessageType::kError, std::string("moecode ") + source + ": " + e);
-  if (config_.model != before.model || config_.backend != before.backend || config_.threads != before.threads) {
+  if (config_.model != before.model || config_.backend != before.backend || config_.threads != before.threads ||
+      !(config_.remote == before.remote)) {
     load_model();
   }
 }
@@ -728,15 +729,17 @@ void LspServer::load_model() {
                                           : options_.default_model;
   spec.backend = config_.backend;
   spec.threads = config_.threads;
+  spec.remote = config_.remote;
   const uint64_t load = ++n_model_loads_;
   status_.model_state = "loading";
-  status_.model_message = spec.path;
+  status_.model_message = spec.remote.enabled() ? "remote " + spec.remote.preset : spec.path;
   publish_status();
   std::weak_ptr<LspServer> weak = weak_from_this();
   jsonrpc::Executor* loop = &loop_;
-  host_.ensure_model(spec, [weak, loop, load, no_path = spec.path.empty()](const Status& st) {
+  host_.ensure_model(spec, [weak, loop, load, no_path = !spec.has_model(),
+                            remote = spec.remote.enabled()](const Status& st) {
     const std::string msg = st.ok() ? std::string() : st.error().message();
-    loop->post([weak, msg, load, no_path, ok = st.ok()] {
+    loop->post([weak, msg, load, no_path, remote, ok = st.ok()] {
       auto self = weak.lock();
       if (!self) return;
       if (load == self->n_model_loads_) {
@@ -748,7 +751,9 @@ void LspServer::load_model() {
       self->shown_model_error_ = msg;
       self->show_message(MessageType::kError,
                          "moecode: completions are off: " + msg +
-                             " (set moecode.model, pass -m FILE.gguf, or run scripts/setup for the default model)");
+                             (remote ? std::string(" (check moecode.remote: docs/remote.md)")
+                                     : std::string(" (set moecode.model, pass -m FILE.gguf, or run scripts/setup for "
+                                                   "the default model)")));
     });
   });
 }
@@ -758,7 +763,7 @@ Json LspServer::status_json() const {
   if (status_.index_percentage >= 0) indexing["percentage"] = status_.index_percentage;
   return Json{{"state", status_.model_state},
               {"model", status_.model_state == "ready" ? host_.describe() : status_.model_message},
-              {"backend", config_.backend},
+              {"backend", config_.remote.enabled() ? "remote " + config_.remote.preset : config_.backend},
               {"message", status_.model_state == "ready" ? std::string() : status_.model_message},
               {"indexing", std::move(indexing)},
               {"lastError", status_.last_error}};
@@ -834,6 +839,13 @@ void LspServer::log_message(MessageType type, const std::string& message) {
     spdlog::warn("lsp: {}", message);
   }
   endpoint_->notify("window/logMessage", protocol::encode_message(type, message));
+}
+
+void LspServer::notify_user(MessageType type, const std::string& message) {
+  if (state_ != State::kRunning) return;
+  show_message(type, message);
+  status_.last_error = message;
+  publish_status();
 }
 
 void LspServer::show_message(MessageType type, const std::string& message) {

@@ -70,6 +70,8 @@ class LspServer : public std::enable_shared_from_this<LspServer> {
   const workspace::DocumentStore& documents() const { return documents_; }
   protocol::PositionEncoding encoding() const { return encoding_; }
   const ServerConfig& config() const { return config_; }
+  // Shows `message` to the user (window/showMessage) and in moecode/status; loop thread.
+  void notify_user(protocol::MessageType type, const std::string& message);
   size_t n_pending_completions() const { return pending_.size(); }
   const CompletionStats& stats() const { return stats_; }
 

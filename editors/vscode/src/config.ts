@@ -18,11 +18,13 @@ export interface Settings {
   temperature: number;
   debounceMs: number;
   enabledLanguages: string[];
+  remote: Record<string, unknown>;
 }
 
 // The keys that docs/lsp.md lists, in its order.
 export const kServerKeys = [
   'model', 'backend', 'threads', 'contextBudget', 'maxTokens', 'maxLines', 'temperature', 'debounceMs', 'enabledLanguages',
+  'remote',
 ] as const;
 
 // Settings that only take effect when the server process starts again.
@@ -31,6 +33,10 @@ export const kRestartKeys = ['path', 'args'] as const;
 // What vscode.WorkspaceConfiguration offers (and the test stub too).
 export interface ConfigReader {
   get<T>(key: string, defaultValue: T): T;
+}
+
+function plainObject(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 function stringArray(v: unknown, fallback: string[]): string[] {
@@ -53,6 +59,7 @@ export function readSettings(c: ConfigReader): Settings {
     temperature: c.get('temperature', 0),
     debounceMs: c.get('debounceMs', 40),
     enabledLanguages: stringArray(c.get<unknown>('enabledLanguages', ['*']), ['*']),
+    remote: plainObject(c.get<unknown>('remote', {})),
   };
 }
 
@@ -69,6 +76,7 @@ export function serverSettings(s: Settings): Record<string, unknown> {
     temperature: s.temperature,
     debounceMs: 0,
     enabledLanguages: s.enabledLanguages,
+    remote: s.remote,
   };
 }
 

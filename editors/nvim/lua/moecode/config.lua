@@ -13,6 +13,7 @@ M.server_keys = {
   temperature = 'number',
   debounceMs = 'number',
   enabledLanguages = 'table',
+  remote = 'table',  -- a remote engine: { preset = 'vllm', baseUrl = ..., model = ..., apiKeyEnv = ... }
 }
 
 M.defaults = {

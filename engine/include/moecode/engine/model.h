@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "moecode/engine/batch.h"
 #include "moecode/engine/result.h"
 #include "moecode/engine/session.h"
 #include "moecode/engine/tokenizer.h"
@@ -136,6 +137,10 @@ class Model {
 
   // A new session (its own KV cache). Thread-compatible: one thread per session at a time.
   virtual Result<std::unique_ptr<Session>> new_session(const SessionOptions& options) const = 0;
+
+  // A continuous-batching generator over this model (batch.h): n_slots KV caches of n_ctx
+  // tokens, one thread. It keeps the model alive.
+  virtual Result<std::unique_ptr<BatchGenerator>> new_batch_generator(const BatchOptions& options) const = 0;
 
   // Routed-expert usage and bytes read (MoE models; empty layers for dense ones).
   virtual MoeStats moe_stats() const { return {}; }
