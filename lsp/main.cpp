@@ -1,5 +1,6 @@
 // The `moecode` executable: parses the command line and runs one subcommand.
 // Logs go to stderr (never stdout: stdout carries results, and LSP messages in stdio mode).
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -28,6 +29,9 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, which we report as any write
+  // error, instead of killing the process with SIGXFSZ halfway through an output.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto logger = spdlog::stderr_color_mt("moecode");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::warn);

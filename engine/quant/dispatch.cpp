@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/quant/cpu_features.h"
 #include "engine/quant/kernels.h"
 #include "moecode/engine/result.h"
 
@@ -17,7 +18,7 @@ bool cpu_has(Isa isa) {
       return true;
 #if defined(__x86_64__) && defined(MOECODE_QUANT_X86)
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case Isa::kAvx512:
       // AMX is never used, whatever CPUID says (it faults on our machines).
       return cpu_has(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

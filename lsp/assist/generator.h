@@ -103,6 +103,12 @@ class Generator {
   virtual Result<Generation> generate(const Prompt& prompt, const GenerationOptions& options,
                                       const StreamFn& on_piece, const CancelToken& cancel) = 0;
 
+  // Whether the generator can still run: ok, or why not. A local model whose file changed on
+  // disk since it was loaded (truncated, rewritten, replaced) cannot: its weights are mapped
+  // from that file, and reading a truncated mapping kills the process. The engine host checks
+  // before each job and reloads the model. Cheap (a stat).
+  virtual Status check() const { return Status::ok_status(); }
+
   // The prompt of a chat in the model's template, ending where the assistant's answer
   // starts. Message contents are kText parts (a document cannot inject a control token).
   // Default: "role: content" paragraphs, then "assistant:".

@@ -16,6 +16,7 @@ Result<std::unique_ptr<Generator>> load_local_generator(const std::string& gguf_
 
 Result<std::unique_ptr<LocalGenerator>> LocalGenerator::load(const std::string& gguf_path,
                                                              const LocalGeneratorOptions& options) {
+  const FileStamp stamp = file_stamp(gguf_path);  // before the load: a change during it shows later
   engine::LoadOptions load;
   load.backend = options.backend;
   load.n_threads = options.n_threads;
@@ -25,12 +26,31 @@ Result<std::unique_ptr<LocalGenerator>> LocalGenerator::load(const std::string& 
   so.n_batch = options.n_batch;
   MOE_TRY(std::unique_ptr<engine::Session> session, model->new_session(so));
   return std::unique_ptr<LocalGenerator>(
-      new LocalGenerator(std::move(model), std::move(session), gguf_path, options.backend));
+      new LocalGenerator(std::move(model), std::move(session), gguf_path, options.backend, stamp));
 }
 
 LocalGenerator::LocalGenerator(std::shared_ptr<engine::Model> model, std::unique_ptr<engine::Session> session,
-                               std::string path, std::string backend)
-    : model_(std::move(model)), session_(std::move(session)), path_(std::move(path)), backend_(std::move(backend)) {}
+                               std::string path, std::string backend, FileStamp stamp)
+    : model_(std::move(model)),
+      session_(std::move(session)),
+      path_(std::move(path)),
+      backend_(std::move(backend)),
+      stamp_(stamp) {}
+
+Status LocalGenerator::check() const {
+  const FileStamp now = file_stamp(path_);
+  // Deleted: the mapping keeps the old file alive, and the model runs on.
+  if (!now.exists || !stamp_.exists || now == stamp_) return Status::ok_status();
+  std::string how;
+  if (now.dev != stamp_.dev || now.ino != stamp_.ino) {
+    how = "replaced by another file";
+  } else if (now.size < stamp_.size) {
+    how = "truncated from " + std::to_string(stamp_.size) + " to " + std::to_string(now.size) + " bytes";
+  } else {
+    how = "rewritten";
+  }
+  return make_error(ErrorCode::kUnavailable, "model file '" + path_ + "' changed on disk since it was loaded (" + how + ")");
+}
 
 std::string LocalGenerator::describe() const {
   const auto& info = model_->info();
@@ -149,6 +169,7 @@ Result<std::vector<Token>> tokenize_prompt(const engine::Tokenizer& tok, const P
 
 Result<Generation> LocalGenerator::generate(const Prompt& prompt, const GenerationOptions& options,
                                             const StreamFn& on_piece, const CancelToken& cancel) {
+  MOE_RETURN_IF_ERROR(check());
   const engine::Tokenizer& tok = model_->tokenizer();
   MOE_TRY(std::vector<Token> tokens, tokenize_prompt(tok, prompt));
   const bool bos = tok.special().add_bos && tok.special().bos != engine::kNoToken;

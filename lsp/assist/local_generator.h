@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "lsp/assist/file_stamp.h"
 #include "lsp/assist/generator.h"
 #include "moecode/engine/model.h"
 #include "moecode/engine/session.h"
@@ -37,15 +38,19 @@ class LocalGenerator final : public Generator {
   Result<Generation> generate(const Prompt& prompt, const GenerationOptions& options, const StreamFn& on_piece,
                               const CancelToken& cancel) override;
   Prompt chat_prompt(const std::vector<ChatMessage>& messages) const override;
+  // Fails when the model file is no longer the one that was loaded (generate() then refuses
+  // to run: the mapping may reach past the end of a truncated file).
+  Status check() const override;
 
  private:
   LocalGenerator(std::shared_ptr<engine::Model> model, std::unique_ptr<engine::Session> session,
-                 std::string path, std::string backend);
+                 std::string path, std::string backend, FileStamp stamp);
 
   std::shared_ptr<engine::Model> model_;
   std::unique_ptr<engine::Session> session_;
   std::string path_;
   std::string backend_;
+  FileStamp stamp_;  // of the file when it was loaded
 };
 
 // The prompt's tokens for `tok`: BOS when the model asks for one, special parts as their one

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -175,18 +177,42 @@ Result<std::string> read_source_file(const std::string& path, size_t max_bytes) 
   return text;
 }
 
+namespace {
+
+// Writes `text` into an existing file that is not a regular file (a device such as /dev/full
+// or /dev/stdout, a FIFO): no temporary file next to it, and it is never replaced.
+Status write_in_place(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return make_error(ErrorCode::kIo, "cannot write '" + path + "': " + std::strerror(errno));
+  const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  int e = wrote ? 0 : errno;
+  if (std::fflush(f) != 0 && e == 0) e = errno;
+  if (std::fclose(f) != 0 && e == 0) e = errno;
+  if (!wrote || e != 0) return make_error(ErrorCode::kIo, "cannot write '" + path + "': " + std::strerror(e ? e : EIO));
+  return Status::ok_status();
+}
+
+}  // namespace
+
 Status write_file_atomic(const std::string& path, const std::string& text) {
   const fs::path target(path);
+  if (struct stat st {}; ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, "'" + path + "' is a directory");
+    return write_in_place(path, text);
+  }
   const fs::path tmp = target.parent_path() / ("." + target.filename().string() + ".moecode-tmp-" + std::to_string(::getpid()));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return make_error(ErrorCode::kIo, "cannot write '" + tmp.string() + "'");
+    errno = 0;
     out << text;
     out.flush();
+    if (out) out.close();
     if (!out) {
+      const int e = errno;
       std::error_code ec;
       fs::remove(tmp, ec);
-      return make_error(ErrorCode::kIo, "cannot write '" + path + "' (disk full?)");
+      return make_error(ErrorCode::kIo, "cannot write '" + path + "': " + (e ? std::strerror(e) : "write failed (disk full?)"));
     }
   }
   // Keep the permissions of a file that exists.

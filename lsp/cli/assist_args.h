@@ -63,7 +63,10 @@ Result<std::unique_ptr<assist::ContextProvider>> index_workspace(const std::stri
 // byte), or larger than `max_bytes`.
 Result<std::string> read_source_file(const std::string& path, size_t max_bytes = 8u << 20);
 
-// Writes `text` to `path` atomically (a temporary file in the same folder, then rename).
+// Writes `text` to `path` atomically (a temporary file in the same folder, then rename): a
+// failed write (disk full, file-size limit) leaves the old file whole, and the error names
+// the path and the cause. A path that exists and is not a regular file (/dev/full, a FIFO)
+// is written in place, never replaced.
 Status write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace moecode::cli

@@ -47,6 +47,7 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
       generator_.reset();
       loaded_ = spec;
       loading_ = false;
+      failed_stamp_.reset();
       description_ = "no model";
       status = make_error(ErrorCode::kNotFound, "no model configured");
     } else {
@@ -55,6 +56,7 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
       } else {
         spdlog::info("engine: loading model {}", spec.path);
       }
+      const assist::FileStamp stamp = assist::file_stamp(spec.path);
       auto g = factory_(spec);
       std::lock_guard lock(mu_);
       loading_ = false;
@@ -64,8 +66,10 @@ void EngineHost::ensure_model(const ModelSpec& spec, std::function<void(const St
         generator_.reset();
         loaded_ = spec;
         description_ = "model failed to load: " + g.error().message();
+        failed_stamp_ = stamp;
         status = g.error();
       } else {
+        failed_stamp_.reset();
         completer_.reset();
         generator_ = redacting(std::move(*g));
         completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
@@ -85,17 +89,66 @@ void EngineHost::set_generator(std::unique_ptr<assist::Generator> generator, con
   if (generator_) completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
   loaded_ = wanted_ = spec;
   loading_ = false;
+  failed_stamp_.reset();
   description_ = generator_ ? generator_->describe() : "no model";
 }
 
 assist::Completer* EngineHost::completer() {
+  revalidate();
   std::lock_guard lock(mu_);
   return completer_.get();
 }
 
 assist::Generator* EngineHost::generator() {
+  revalidate();
   std::lock_guard lock(mu_);
   return generator_.get();
+}
+
+void EngineHost::revalidate() {
+  ModelSpec spec;
+  std::string why;
+  {
+    std::lock_guard lock(mu_);
+    if (loaded_.path.empty() || !(wanted_ == loaded_) || loading_) return;  // a load is on its way
+    if (generator_) {
+      const Status st = generator_->check();
+      if (st.ok()) return;
+      why = st.error().message();
+    } else {
+      // A load that failed: retried once the file is different (a download that finished).
+      if (!failed_stamp_) return;
+      const assist::FileStamp now = assist::file_stamp(loaded_.path);
+      if (!now.exists || now == *failed_stamp_) return;
+      why = "model file '" + loaded_.path + "' changed on disk";
+    }
+    spec = loaded_;
+    completer_.reset();
+    generator_.reset();
+    description_ = "reloading the model: " + why;
+  }
+  // Out of the lock: describe() stays answerable while a large model loads.
+  spdlog::warn("engine: {}: reloading it", why);
+  const assist::FileStamp stamp = assist::file_stamp(spec.path);
+  auto g = factory_(spec);
+  std::lock_guard lock(mu_);
+  ++n_reloads_;
+  if (!g.ok()) {
+    spdlog::error("engine: reloading the model failed: {}", g.error().message());
+    failed_stamp_ = stamp;
+    description_ = "model failed to load: " + why + "; reloading it failed: " + g.error().message();
+    return;
+  }
+  failed_stamp_.reset();
+  generator_ = redacting(std::move(*g));
+  completer_ = std::make_unique<assist::Completer>(*generator_, *provider_);
+  description_ = generator_->describe();
+  spdlog::info("engine: model reloaded: {}", description_);
+}
+
+uint64_t EngineHost::n_reloads() const {
+  std::lock_guard lock(mu_);
+  return n_reloads_;
 }
 
 Result<assist::ContextPreview> EngineHost::preview_context(const assist::CompletionRequest& request,

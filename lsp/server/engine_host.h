@@ -9,10 +9,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "lsp/assist/completion.h"
 #include "lsp/assist/context.h"
+#include "lsp/assist/file_stamp.h"
 #include "lsp/assist/generator.h"
 #include "lsp/assist/scheduler.h"
 #include "lsp/remote/remote_config.h"
@@ -46,6 +48,9 @@ class EngineHost {
   void set_generator(std::unique_ptr<assist::Generator> generator, const ModelSpec& spec = {});
 
   // Worker thread only: the current completer / generator, or nullptr without a model.
+  // Each call first checks that the model is still the one on disk (Generator::check): a model
+  // file truncated, rewritten or replaced since the load is reloaded (and, when that fails,
+  // there is no model until the file changes again, which retries the load).
   assist::Completer* completer();
   assist::Generator* generator();
 
@@ -60,6 +65,9 @@ class EngineHost {
   bool has_model() const;
   // The model's description, or why there is none.
   std::string describe() const;
+  // Counts the reloads that the worker started on its own (a model file changed on disk):
+  // sessions compare it with what they last saw to refresh the state they report. Any thread.
+  uint64_t n_reloads() const;
 
  private:
   GeneratorFactory factory_;
@@ -71,8 +79,15 @@ class EngineHost {
   ModelSpec wanted_;
   bool loading_ = false;
   std::string description_ = "no model loaded";
+  // The model file as it was when its load failed (exists = false: it was missing); a load
+  // that failed is retried once the file differs.
+  std::optional<assist::FileStamp> failed_stamp_;
+  uint64_t n_reloads_ = 0;
   // Last: the worker stops (and finishes its job) before the generator goes away.
   std::unique_ptr<assist::Scheduler> scheduler_;
+
+  // Worker thread: reloads a model whose file changed, or retries a failed load (see completer()).
+  void revalidate();
 };
 
 }  // namespace moecode::server

@@ -28,6 +28,7 @@ class RedactingGenerator final : public assist::Generator {
   int count_tokens(std::string_view text) const override { return inner_->count_tokens(text); }
   assist::SpecialTokenTexts special_tokens() const override { return inner_->special_tokens(); }
   bool has_special_token(std::string_view text) const override { return inner_->has_special_token(text); }
+  Status check() const override { return inner_->check(); }
   Result<assist::Generation> generate(const assist::Prompt& prompt, const assist::GenerationOptions& options,
                                       const assist::StreamFn& on_piece, const assist::CancelToken& cancel) override;
   assist::Prompt chat_prompt(const std::vector<assist::ChatMessage>& messages) const override;

@@ -2,6 +2,7 @@
 #include "lsp/server/server.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <spdlog/spdlog.h>
 
@@ -25,6 +26,18 @@ enum CancelReason : int { kByClient = 0, kSuperseded = 1, kModified = 2, kStoppi
 const char* kind_key(int kind) { return kind == 0 ? "inline:" : kind == 1 ? "completion:" : "command:"; }
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// FNV-1a (64 bits) of `text`, as 16 hex digits: the digest moecode.status reports for a document.
+std::string text_digest(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
 
 std::string trimmed(std::string s) {
   const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -66,7 +79,8 @@ LspServer::LspServer(jsonrpc::Executor& loop, EngineHost& host, std::shared_ptr<
       index_(std::move(index)),
       options_(std::move(options)),
       endpoint_(std::make_shared<jsonrpc::Endpoint>(loop, std::move(send))),
-      config_(options_.config) {}
+      config_(options_.config),
+      seen_reloads_(host.n_reloads()) {}
 
 LspServer::~LspServer() {
   stop_indexing();
@@ -391,6 +405,7 @@ void LspServer::cancel_pending(const std::string& uri, int reason) {
 
 void LspServer::finish_completion(const std::shared_ptr<Pending>& p, Result<assist::CompletionResult> result) {
   if (auto it = pending_.find(p->key); it != pending_.end() && it->second == p) pending_.erase(it);
+  sync_model_state();
   if (p->reply.done()) return;
   if (!result.ok()) {
     const Error& e = result.error();
@@ -565,9 +580,10 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
     return;
   }
   if (p->command == "moecode.status") {
+    sync_model_state();
     Json docs = Json::array();
     for (const auto& uri : documents_.uris()) docs.push_back(uri);
-    reply.result(Json{
+    Json status{
         {"model", host_.describe()},
         {"modelLoaded", host_.has_model()},
         {"state", status_.model_state},
@@ -591,7 +607,23 @@ void LspServer::on_execute_command(const Json& params, Reply reply, const Reques
           {"generatedTokens", stats_.generated_tokens},
           {"lastMs", stats_.last_ms},
           {"format", stats_.last_format}}},
-    });
+    };
+    // [{"textDocument": {"uri"}}]: the server's copy of that document, so that a client can
+    // check that its text and ours agree (version, length and digest; the text stays here).
+    if (!p->arguments.empty() && p->arguments[0].is_object()) {
+      const Json td = p->arguments[0].value("textDocument", Json::object());
+      const std::string uri = td.is_object() ? td.value("uri", std::string()) : std::string();
+      auto doc = documents_.get(uri);
+      if (!doc) {
+        reply.error(ErrorCode::kInvalidParams, "moecode.status: document not open: " + uri);
+        return;
+      }
+      status["document"] = Json{{"uri", uri},
+                                {"version", doc->version},
+                                {"length", doc->text->size()},
+                                {"fnv1a64", text_digest(*doc->text)}};
+    }
+    reply.result(std::move(status));
     return;
   }
   // Commands whose argument is [{"textDocument": {"uri"}, "position": {...}}].
@@ -699,7 +731,9 @@ void LspServer::start_context_preview(const protocol::TextDocumentPositionParams
         Result<assist::ContextPreview> r = make_error(moecode::ErrorCode::kCancelled, "cancelled");
         if (!dropped && !token.cancelled()) r = host->preview_context(req, token);
         loop->post([weak, holder, uri = req.context.uri, r = std::move(r)]() mutable {
-          if (!weak.lock() || holder->done()) return;
+          auto self = weak.lock();
+          if (!self || holder->done()) return;
+          self->sync_model_state();
           if (!r.ok()) {
             const bool cancelled = r.error().code() == moecode::ErrorCode::kCancelled;
             holder->error(cancelled ? ErrorCode::kRequestCancelled : ErrorCode::kRequestFailed,
@@ -756,6 +790,24 @@ void LspServer::load_model() {
                                                    "the default model)")));
     });
   });
+}
+
+void LspServer::sync_model_state() {
+  const uint64_t n = host_.n_reloads();
+  if (n == seen_reloads_ || status_.model_state == "loading") return;  // a load of ours reports itself
+  seen_reloads_ = n;
+  const bool ok = host_.has_model();
+  const std::string msg = ok ? std::string() : host_.describe();
+  status_.model_state = ok ? "ready" : "error";
+  status_.model_message = msg;
+  publish_status();
+  if (ok) {
+    shown_model_error_.clear();
+    log_message(MessageType::kInfo, "moecode: model reloaded: " + host_.describe());
+  } else if (shown_model_error_ != msg) {
+    shown_model_error_ = msg;
+    show_message(MessageType::kError, "moecode: completions are off: " + msg);
+  }
 }
 
 Json LspServer::status_json() const {

@@ -123,6 +123,9 @@ class LspServer : public std::enable_shared_from_this<LspServer> {
   void start_indexing();
   void stop_indexing();
   void load_model();
+  // The engine host reloaded the model on its own (its file changed on disk): report the
+  // outcome as a load's (status, and the error once to the user). I/O thread.
+  void sync_model_state();
   // moecode/status: what the editor shows (model state, indexing, last error).
   protocol::Json status_json() const;
   void publish_status();
@@ -161,6 +164,7 @@ class LspServer : public std::enable_shared_from_this<LspServer> {
   };
   StatusState status_;
   uint64_t n_model_loads_ = 0;  // only the latest load's outcome updates status_
+  uint64_t seen_reloads_ = 0;   // host_.n_reloads() when the status last reflected it
 
   std::thread index_thread_;
   engine::CancelToken index_cancel_;

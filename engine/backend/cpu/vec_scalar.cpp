@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "engine/backend/cpu/vec.h"
+#include "engine/quant/cpu_features.h"
 
 namespace moecode::backend::cpu {
 
@@ -173,7 +174,7 @@ const VecKernels& vec_kernels_scalar() { return kScalar; }
 const VecKernels* vec_kernels_avx2() {
 #if defined(__x86_64__) && defined(MOECODE_HAVE_AVX2_KERNELS)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && quant::cpu_has_f16c())
     return &vec_kernels_avx2_table();
 #endif
   return nullptr;
