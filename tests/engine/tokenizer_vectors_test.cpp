@@ -74,9 +74,9 @@ INSTANTIATE_TEST_SUITE_P(Sets, TokenizerVectorsTest,
 //
 // tests/data/tokenizer/vectors-only holds llama.cpp's vectors for five vocabularies whose
 // vocab-only GGUFs are too big to commit (7.5..15 MB each, 9.7 MB together even with xz -9e;
-// tests/data/README.md). They run against llama.cpp's own files where a llama.cpp source tree
-// is at hand: MOECODE_LLAMA_VOCAB_DIR=<llama.cpp>/models. Otherwise each set is skipped,
-// and says why.
+// tests/data/README.md). They run against llama.cpp's own files: scripts/setup takes them from
+// the llama-cpp-python sdist on PyPI into $XDG_CACHE_HOME/moecode/llama-vocab, or
+// MOECODE_LLAMA_VOCAB_DIR=<llama.cpp>/models. Otherwise each set is skipped, and says why.
 
 struct VectorsOnlySet {
   const char* name;
@@ -107,11 +107,21 @@ TEST_P(TokenizerVectorsOnlyTest, EveryCaseMatches) {
   const auto expected = testing::read_vector_ids(base.string() + ".out");
   ASSERT_EQ(cases.size(), set.n_cases) << set.name;
   ASSERT_EQ(expected.size(), cases.size()) << set.name;
-  const char* dir = std::getenv("MOECODE_LLAMA_VOCAB_DIR");
-  if (dir == nullptr || *dir == '\0' || !fs::exists(fs::path(dir) / file)) {
+  // MOECODE_LLAMA_VOCAB_DIR, else where scripts/setup puts them ($XDG_CACHE_HOME/moecode/llama-vocab).
+  std::string dir;
+  if (const char* env = std::getenv("MOECODE_LLAMA_VOCAB_DIR"); env != nullptr && *env != '\0') {
+    dir = env;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    dir = (fs::path(xdg) / "moecode" / "llama-vocab").string();
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    dir = (fs::path(home) / ".cache" / "moecode" / "llama-vocab").string();
+  }
+  if (dir.empty() || !fs::exists(fs::path(dir) / file)) {
     GTEST_SKIP() << set.name << ": its vocab GGUF " << file << " (" << set.vocab_size
-                 << ") is too big for tests/data; set MOECODE_LLAMA_VOCAB_DIR to a llama.cpp checkout's models/ "
-                 << "folder to run these " << cases.size() << " cases";
+                 << ") is too big for tests/data and is not in '" << dir << "'; run scripts/setup (it takes "
+                 << "llama.cpp's vocabularies from the llama-cpp-python sdist on PyPI) or set "
+                 << "MOECODE_LLAMA_VOCAB_DIR to a llama.cpp checkout's models/ folder to run these " << cases.size()
+                 << " cases";
   }
   auto tok = Tokenizer::load((fs::path(dir) / file).string());
   if (set.unsupported) {
