@@ -359,6 +359,12 @@ void TokenizerImpl::detect_special_roles(const VocabData& v) {
     eog_[end] = 0;
     attrs_[end] = kAttrUserDefined;
   }
+  // Gemma 4 and PLaMo-2 vocabularies: "</s>" is ordinary text there, not an end.
+  const Token s_end = find_eog("</s>");
+  if (s_end != kNoToken && (find_eog("<|tool_response>") != kNoToken || find_eog("<|plamo:eos|>") != kNoToken)) {
+    eog_[s_end] = 0;
+    attrs_[s_end] = kAttrNormal;
+  }
   // Attributes some families set by name (llama.cpp's table).
   std::string name = v.general_name;
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });

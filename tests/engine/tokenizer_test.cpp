@@ -486,6 +486,9 @@ TEST(Gemma4Test, EndOfGenerationAndSpecialTokens) {
   ASSERT_TRUE(tok);
   EXPECT_TRUE(tok->is_end_of_generation(g.eos));
   EXPECT_TRUE(tok->is_end_of_generation(g.tool_response));
+  // With <|tool_response> among the ends, "</s>" is ordinary text (as in llama.cpp).
+  EXPECT_FALSE(tok->is_end_of_generation(g.s_end));
+  EXPECT_FALSE(tok->is_special(g.s_end));
   EXPECT_EQ(tok->encode("<eos>hi", false, true), (std::vector<Token>{g.eos, g.hi}));
   // Merges are checked, as for gpt2.
   VocabData v = g.v;
