@@ -1,4 +1,4 @@
-// Byte-level BPE merging (see bpe.h). Thread-safety: the model is immutable; scratch
+// BPE merging, byte-level or over raw UTF-8 (see bpe.h). Thread-safety: the model is immutable; scratch
 // space and the word cache are thread_local.
 #include "engine/tokenizer/bpe.h"
 
@@ -84,12 +84,19 @@ void clear_bpe_word_cache() {
 
 Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>& tokens,
                                                   const std::vector<std::string>& merges,
-                                                  bool ignore_merges) {
+                                                  const BpeOptions& options) {
   std::unique_ptr<BpeModel> m(new BpeModel());
   m->n_vocab_ = static_cast<int32_t>(tokens.size());
-  m->ignore_merges_ = ignore_merges;
+  m->options_ = options;
   m->serial_ = g_next_serial.fetch_add(1);
   m->n_merges_ = merges.size();
+
+  // A text of the vocabulary or of a merge as raw bytes; false if it has none.
+  auto to_bytes = [&options](std::string_view text, std::string* out) {
+    if (options.byte_level) return byte_level_decode(text, out) && !out->empty();
+    out->assign(text);
+    return !out->empty();
+  };
 
   auto& index = m->bytes_to_sym_;  // views into sym_bytes_, whose elements never move
   index.reserve(tokens.size() + merges.size() / 8 + 256);
@@ -97,7 +104,7 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
   m->sym_is_token_.assign(tokens.size(), 0);
   for (size_t i = 0; i < tokens.size(); ++i) {
     std::string& bytes = m->sym_bytes_[i];
-    if (!byte_level_decode(tokens[i], &bytes) || bytes.empty()) {
+    if (!to_bytes(tokens[i], &bytes)) {
       bytes.clear();
       continue;
     }
@@ -116,6 +123,18 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
     return id;
   };
   for (int b = 0; b < 256; ++b) m->byte_sym_[b] = sym_of(std::string(1, static_cast<char>(b)));
+  for (int b = 0; b < 256; ++b) {
+    Token t = -1;
+    if (options.byte_level) {
+      if (m->byte_sym_[b] < m->n_vocab_) t = m->byte_sym_[b];
+    } else {
+      static const char* kHex = "0123456789ABCDEF";
+      const char name[6] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
+      auto it = index.find(std::string_view(name, 6));
+      if (it != index.end() && it->second < m->n_vocab_) t = it->second;
+    }
+    m->byte_token_[b] = t;
+  }
 
   // Merge table sized to at most half full.
   size_t cap = 16;
@@ -130,10 +149,9 @@ Result<std::unique_ptr<BpeModel>> BpeModel::build(const std::vector<std::string>
       return make_error(ErrorCode::kCorrupt, "tokenizer.ggml.merges[" + std::to_string(rank) +
                                                  "] = '" + line + "' is not two tokens separated by a space");
     }
-    if (!byte_level_decode(std::string_view(line).substr(0, sep), &left) ||
-        !byte_level_decode(std::string_view(line).substr(sep + 1), &right) || left.empty() ||
-        right.empty()) {
-      continue;  // outside the byte alphabet: can never apply
+    if (!to_bytes(std::string_view(line).substr(0, sep), &left) ||
+        !to_bytes(std::string_view(line).substr(sep + 1), &right)) {
+      continue;  // outside the symbol alphabet: can never apply
     }
     joined.assign(left).append(right);
     const int32_t l = sym_of(left), r = sym_of(right), res = sym_of(joined);
@@ -164,14 +182,32 @@ const std::string* BpeModel::token_bytes(Token id) const {
   return &sym_bytes_[id];
 }
 
+int32_t BpeModel::start_sym(std::string_view piece) const {
+  if (piece.size() == 1) return byte_sym_[static_cast<uint8_t>(piece[0])];
+  auto it = bytes_to_sym_.find(piece);
+  return it != bytes_to_sym_.end() ? it->second : -1;
+}
+
+void BpeModel::append_bytes(std::string_view bytes, std::vector<Token>* out) const {
+  for (char c : bytes) {
+    const Token t = byte_token_[static_cast<uint8_t>(c)];
+    if (t >= 0) out->push_back(t);
+  }
+}
+
 void BpeModel::encode_word(std::string_view word, std::vector<Token>* out) const {
   if (word.empty()) return;
   if (word.size() == 1) {
     const int32_t s = byte_sym_[static_cast<uint8_t>(word[0])];
-    if (s < n_vocab_) out->push_back(s);
+    if (s < n_vocab_) {
+      out->push_back(s);
+    } else {
+      append_bytes(word, out);
+    }
     return;
   }
-  if (ignore_merges_) {
+  if (options_.ignore_merges ||
+      (options_.whole_newline_runs && word.find_first_not_of('\n') == std::string_view::npos)) {
     auto it = bytes_to_sym_.find(word);
     if (it != bytes_to_sym_.end() && it->second < n_vocab_) {
       out->push_back(it->second);
@@ -203,19 +239,27 @@ void BpeModel::merge_word(std::string_view word, std::vector<Token>* out) const 
   std::vector<Candidate>& heap = scratch.heap;
   syms.clear();
   heap.clear();
-  const int32_t n = static_cast<int32_t>(word.size());
-  for (int32_t i = 0; i < n; ++i) {
-    syms.push_back({byte_sym_[static_cast<uint8_t>(word[i])], static_cast<uint32_t>(i), 1, i - 1,
-                    i + 1 < n ? i + 1 : -1});
+  // The starting pieces: bytes, or UTF-8 characters (an ill-formed part is one piece that
+  // no merge and no token matches, so it falls back to its bytes).
+  for (size_t pos = 0; pos < word.size();) {
+    const size_t start = pos;
+    if (options_.byte_level) {
+      ++pos;
+    } else {
+      utf8_decode(word, &pos);
+    }
+    const int32_t i = static_cast<int32_t>(syms.size());
+    syms.push_back({start_sym(word.substr(start, pos - start)), static_cast<uint32_t>(start),
+                    static_cast<uint32_t>(pos - start), i - 1, pos < word.size() ? i + 1 : -1});
   }
   auto try_push = [&](int32_t left, int32_t right) {
-    if (left < 0 || right < 0) return;
+    if (left < 0 || right < 0 || syms[left].sym < 0 || syms[right].sym < 0) return;
     const MergeEntry* e = find_merge(syms[left].sym, syms[right].sym);
     if (!e) return;
     heap.push_back({e->rank, left, right, syms[left].len + syms[right].len, e->result});
     std::push_heap(heap.begin(), heap.end(), CandidateAfter());
   };
-  for (int32_t i = 0; i + 1 < n; ++i) try_push(i, i + 1);
+  for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) try_push(i, i + 1);
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), CandidateAfter());
     const Candidate c = heap.back();
@@ -233,14 +277,12 @@ void BpeModel::merge_word(std::string_view word, std::vector<Token>* out) const 
   }
   for (int32_t i = 0; i >= 0; i = syms[i].next) {
     const Symbol& s = syms[i];
-    if (s.sym < n_vocab_) {
+    if (s.sym >= 0 && s.sym < n_vocab_) {
       out->push_back(s.sym);
-      continue;
-    }
-    // Not a token (a merge result missing from the vocabulary): fall back to its bytes.
-    for (uint32_t k = 0; k < s.len; ++k) {
-      const int32_t b = byte_sym_[static_cast<uint8_t>(word[s.start + k])];
-      if (b < n_vocab_) out->push_back(b);
+    } else {
+      // Not a token (a merge result missing from the vocabulary, or a character outside
+      // it): fall back to its bytes.
+      append_bytes(word.substr(s.start, s.len), out);
     }
   }
 }

@@ -86,8 +86,9 @@ Result<VocabData> read_vocab(const GgufFile& file) {
   MOE_RETURN_IF_ERROR(read_strings(file, "tokenizer.ggml.merges", &v.merges));
   MOE_RETURN_IF_ERROR(read_scalars(file, "tokenizer.ggml.scores", ValueType::kFloat32, &v.scores));
   MOE_RETURN_IF_ERROR(read_scalars(file, "tokenizer.ggml.token_type", ValueType::kInt32, &v.types));
-  if (v.model == "gpt2" && !file.find("tokenizer.ggml.merges")) {
-    return make_error(ErrorCode::kCorrupt, "GGUF key 'tokenizer.ggml.merges' is missing (needed by a gpt2 tokenizer)");
+  if ((v.model == "gpt2" || v.model == "gemma4") && !file.find("tokenizer.ggml.merges")) {
+    return make_error(ErrorCode::kCorrupt,
+                      "GGUF key 'tokenizer.ggml.merges' is missing (needed by a " + v.model + " tokenizer)");
   }
 
   struct IdKey {

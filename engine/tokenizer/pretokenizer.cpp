@@ -48,6 +48,7 @@ struct Family {
   std::vector<const char*> patterns;
   bool ignore_merges = false;
   bool default_add_bos = false;
+  bool sentencepiece_style = false;  // PreTokenizerSpec's raw_utf8 .. force_add_bos, all on
 };
 
 const std::vector<Family>& families() {
@@ -108,6 +109,12 @@ const std::vector<Family>& families() {
       {"exaone-moe", {"exaone-moe"}, {kExaoneMoe}},
       {"minicpm5", {"minicpm5"}, {R"re(\p{N}{1,3})re", kMinicpm5}, /*ignore_merges=*/true},
       {"superbpe", {"superbpe"}, {R"re(\p{N}+)re", R"re((?=(\d{3})+(?!\d)))re"}},
+      // tokenizer.ggml.model "gemma4" always takes this one, whatever tokenizer.ggml.pre says.
+      // Only newlines split: BPE then runs over whole lines, spaces included (as U+2581).
+      {.family = "gemma4",
+       .names = {"gemma4", "granite-embed-multi-311m"},
+       .patterns = {R"re([^\n]+|[\n]+)re"},
+       .sentencepiece_style = true},
   };
   return kFamilies;
 }
@@ -146,6 +153,8 @@ Result<PreTokenizerSpec> find_pre_tokenizer(std::string_view name) {
         for (const char* p : f.patterns) spec.patterns.emplace_back(p);
         spec.ignore_merges = f.ignore_merges;
         spec.default_add_bos = f.default_add_bos;
+        spec.raw_utf8 = spec.escape_spaces = spec.whole_newline_runs = spec.force_add_bos =
+            f.sentencepiece_style;
         return spec;
       }
     }

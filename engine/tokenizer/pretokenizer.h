@@ -1,4 +1,4 @@
-// Pre-tokenization of byte-level BPE models: the split patterns of each
+// Pre-tokenization of BPE models: the split patterns of each
 // tokenizer.ggml.pre family (applied in sequence, each to every piece of the previous
 // one; matches and the text between them both become pieces, as Hugging Face's
 // "Isolated" splits do), compiled with PCRE2 (UTF + UCP, JIT).
@@ -22,6 +22,13 @@ struct PreTokenizerSpec {
   std::vector<std::string> patterns;  // PCRE2 syntax, applied in order
   bool ignore_merges = false;         // a whole pre-token that is in the vocabulary wins
   bool default_add_bos = false;       // add_bos when the file does not say
+  // SentencePiece-style BPE (llama.cpp's "gemma4"): token texts are raw UTF-8, not GPT-2
+  // bytes; spaces are written U+2581 before splitting; a pre-token made only of newlines
+  // is taken whole when it is a token; BOS is added whatever the file says.
+  bool raw_utf8 = false;
+  bool escape_spaces = false;
+  bool whole_newline_runs = false;
+  bool force_add_bos = false;
 };
 
 // The spec of a tokenizer.ggml.pre name ("" and "default" give the default patterns).

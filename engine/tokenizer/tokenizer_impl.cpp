@@ -138,6 +138,7 @@ class TokenizerImpl final : public engine::Tokenizer {
   Token sep_ = kNoToken;
   bool add_sep_ = false;
   bool add_space_prefix_ = false;
+  bool escape_spaces_ = false;  // BPE over SentencePiece-style texts: ' ' is U+2581
   std::vector<uint8_t> eog_;
   std::unique_ptr<SpecialMatcher> matcher_;
   std::unique_ptr<BpeModel> bpe_;
@@ -168,13 +169,17 @@ Result<std::shared_ptr<const engine::Tokenizer>> TokenizerImpl::build(VocabData 
   if (v.model == "gpt2") {
     t->kind_ = Kind::kBpe;
     MOE_TRY(spec, find_pre_tokenizer(v.pre));
+  } else if (v.model == "gemma4") {
+    // llama.cpp sets the pre-tokenizer of this model itself (tokenizer.ggml.pre is ignored).
+    t->kind_ = Kind::kBpe;
+    MOE_TRY(spec, find_pre_tokenizer("gemma4"));
   } else if (v.model == "llama") {
     t->kind_ = Kind::kSpm;
   } else if (v.model == "bert") {
     t->kind_ = Kind::kWpm;
   } else {
     return make_error(ErrorCode::kUnsupported,
-                      "tokenizer.ggml.model = '" + v.model + "' is not supported (gpt2, llama, bert)");
+                      "tokenizer.ggml.model = '" + v.model + "' is not supported (gpt2, gemma4, llama, bert)");
   }
 
   for (size_t i = 0; i < n; ++i) {
@@ -186,7 +191,11 @@ Result<std::shared_ptr<const engine::Tokenizer>> TokenizerImpl::build(VocabData 
   for (size_t i = 0; i < n && !v.types.empty(); ++i) t->attrs_[i] = attr_of_type(v.types[i]);
 
   if (t->kind_ == Kind::kBpe) {
-    MOE_TRY(t->bpe_, BpeModel::build(v.tokens, v.merges, spec.ignore_merges));
+    const BpeOptions options{.byte_level = !spec.raw_utf8,
+                             .ignore_merges = spec.ignore_merges,
+                             .whole_newline_runs = spec.whole_newline_runs};
+    MOE_TRY(t->bpe_, BpeModel::build(v.tokens, v.merges, options));
+    t->escape_spaces_ = spec.escape_spaces;
     MOE_TRY(t->splitter_, RegexSplitter::create(spec.patterns));
   }
   t->index_ = std::make_unique<TokenIndex>(v.tokens);
@@ -213,6 +222,7 @@ Result<std::shared_ptr<const engine::Tokenizer>> TokenizerImpl::build(VocabData 
     t->add_sep_ = true;
   }
   if (v.add_bos) add_bos = *v.add_bos;
+  if (spec.force_add_bos) add_bos = true;  // llama.cpp's gemma4 workaround (its PR 21500)
   if (v.add_eos) add_eos = *v.add_eos;
   if (v.add_sep) t->add_sep_ = *v.add_sep;
   if (v.add_space_prefix && t->kind_ == Kind::kSpm) t->add_space_prefix_ = *v.add_space_prefix;
@@ -349,6 +359,12 @@ void TokenizerImpl::detect_special_roles(const VocabData& v) {
     eog_[end] = 0;
     attrs_[end] = kAttrUserDefined;
   }
+  // Gemma 4 and PLaMo-2 vocabularies: "</s>" is ordinary text there, not an end.
+  const Token s_end = find_eog("</s>");
+  if (s_end != kNoToken && (find_eog("<|tool_response>") != kNoToken || find_eog("<|plamo:eos|>") != kNoToken)) {
+    eog_[s_end] = 0;
+    attrs_[s_end] = kAttrNormal;
+  }
   // Attributes some families set by name (llama.cpp's table).
   std::string name = v.general_name;
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -380,7 +396,7 @@ void TokenizerImpl::build_pieces() {
     if (a & kAttrSpecialMask) {
       pieces_[id] = text;
     } else if (a & kAttrNormal) {
-      if (kind_ == Kind::kBpe) {
+      if (kind_ == Kind::kBpe && !escape_spaces_) {
         const std::string* bytes = bpe_->token_bytes(id);
         pieces_[id] = bytes ? *bytes : text;  // text outside the byte alphabet stays as is
       } else {
@@ -452,6 +468,12 @@ void TokenizerImpl::encode_chunk(std::string_view text, bool parse_special, std:
 void TokenizerImpl::encode_text(std::string_view text, bool after_special, std::vector<Token>* out) const {
   switch (kind_) {
     case Kind::kBpe: {
+      std::string escaped;
+      if (escape_spaces_ && text.find(' ') != std::string_view::npos) {
+        escaped.assign(text);
+        replace_all(&escaped, " ", kSpaceEscape);
+        text = escaped;
+      }
       // The split patterns need well-formed UTF-8: ill-formed bytes are split as if they were
       // DEL characters, while the merging still sees the original bytes.
       std::string sanitized;

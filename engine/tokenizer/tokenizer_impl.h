@@ -1,5 +1,5 @@
 // The engine's Tokenizer built from a vocabulary (VocabData): byte-level BPE ("gpt2"),
-// SentencePiece-style BPE ("llama") or WordPiece ("bert"), with llama.cpp's handling of
+// BPE over SentencePiece-style texts ("gemma4"), SentencePiece ("llama") or WordPiece ("bert"), with llama.cpp's handling of
 // special tokens, BOS/EOS and end-of-generation tokens. Immutable after build; every
 // method is const and thread-safe.
 #pragma once

@@ -34,7 +34,7 @@ enum TokenAttr : uint32_t {
 };
 
 struct VocabData {
-  std::string model;  // tokenizer.ggml.model: "gpt2", "llama", "bert"
+  std::string model;  // tokenizer.ggml.model: "gpt2", "gemma4", "llama", "bert"
   std::string pre;    // tokenizer.ggml.pre (may be empty)
   std::string general_name;  // general.name (some families set token attributes by it)
   std::string architecture;  // general.architecture

@@ -378,6 +378,126 @@ TEST(SpmTest, MergesByScoreWithByteFallbackAndSpacePrefix) {
   EXPECT_EQ(tok->special().nl, 3 + '\n');
 }
 
+// ---- BPE over SentencePiece-style texts (tokenizer.ggml.model "gemma4") ---------------------
+
+// Control tokens, the 256 <0xXX> byte tokens, then raw UTF-8 texts with "▁" for spaces.
+struct Gemma4Vocab {
+  VocabData v;
+  Token pad, eos, bos, s_end, tool_response, nl, nl3, space, h, i, x, hh, hi, space_hi, space2;
+  Token byte(uint8_t b) const { return 4 + b; }
+};
+
+Gemma4Vocab gemma4_vocab() {
+  Gemma4Vocab g;
+  VocabData& v = g.v;
+  v.model = "gemma4";
+  v.pre = "no-such-pre";  // ignored: the model fixes its pre-tokenizer
+  auto add = [&](const std::string& text, TokenType type) {
+    v.tokens.push_back(text);
+    v.types.push_back(static_cast<int32_t>(type));
+    return static_cast<Token>(v.tokens.size() - 1);
+  };
+  g.pad = add("<pad>", TokenType::kControl);
+  g.eos = add("<eos>", TokenType::kControl);
+  g.bos = add("<bos>", TokenType::kControl);
+  add("<unk>", TokenType::kUnknown);
+  for (int b = 0; b < 256; ++b) {
+    static const char* kHex = "0123456789ABCDEF";
+    add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", TokenType::kByte);
+  }
+  g.s_end = add("</s>", TokenType::kControl);
+  g.tool_response = add("<|tool_response>", TokenType::kControl);
+  g.nl = add("\n", TokenType::kNormal);
+  g.nl3 = add("\n\n\n", TokenType::kNormal);  // no merge makes it: only the newline-run rule
+  g.space = add("\xE2\x96\x81", TokenType::kNormal);
+  g.h = add("h", TokenType::kNormal);
+  g.i = add("i", TokenType::kNormal);
+  g.x = add("x", TokenType::kNormal);
+  g.hh = add("hh", TokenType::kNormal);  // no merge makes it either
+  g.hi = add("hi", TokenType::kNormal);
+  g.space_hi = add("\xE2\x96\x81hi", TokenType::kNormal);
+  g.space2 = add("\xE2\x96\x81\xE2\x96\x81", TokenType::kNormal);
+  v.merges = {"h i", "\xE2\x96\x81 hi", "\xE2\x96\x81 \xE2\x96\x81", "x x"};  // "xx" is no token
+  v.bos = g.bos;
+  v.eos = g.eos;
+  v.pad = g.pad;
+  v.add_bos = false;  // overridden: gemma4 always adds BOS
+  return g;
+}
+
+TEST(Gemma4Test, MergesRawUtf8WithEscapedSpaces) {
+  const Gemma4Vocab g = gemma4_vocab();
+  auto tok = build(g.v);
+  ASSERT_TRUE(tok);
+  using Ids = std::vector<Token>;
+  EXPECT_EQ(tok->model_name(), "gemma4");
+  // Spaces become "▁" and merge like any character: "hi▁hi".
+  EXPECT_EQ(tok->encode("hi hi", false, false), (Ids{g.hi, g.space_hi}));
+  // "▁▁hi": "h i" (rank 0), then "▁ hi" (rank 1) before "▁ ▁" (rank 2).
+  EXPECT_EQ(tok->encode("  hi", false, false), (Ids{g.space, g.space_hi}));
+  EXPECT_EQ(tok->encode("  ", false, false), (Ids{g.space2}));
+  // Only newlines split; BPE runs over the rest of the line, spaces included.
+  EXPECT_EQ(tok->encode("hi\nhi hi", false, false), (Ids{g.hi, g.nl, g.hi, g.space_hi}));
+  // A run of newlines that is a token is taken whole (no merge makes "\n\n\n")...
+  EXPECT_EQ(tok->encode("h\n\n\nh", false, false), (Ids{g.h, g.nl3, g.h}));
+  // ... other runs merge as usual, and the rule is for newline runs only ("hh" stays two).
+  EXPECT_EQ(tok->encode("\n\n", false, false), (Ids{g.nl, g.nl}));
+  EXPECT_EQ(tok->encode("hh", false, false), (Ids{g.h, g.h}));
+  // A character outside the vocabulary, and a merge result that is no token, fall back to
+  // the <0xXX> byte tokens.
+  EXPECT_EQ(tok->encode("h\xC3\xA9", false, false), (Ids{g.h, g.byte(0xC3), g.byte(0xA9)}));
+  EXPECT_EQ(tok->encode("xx", false, false), (Ids{g.byte('x'), g.byte('x')}));
+  EXPECT_EQ(tok->encode("x", false, false), (Ids{g.x}));
+  // Ill-formed UTF-8 keeps its bytes.
+  EXPECT_EQ(tok->encode("\xE2\x82h\xFF", false, false), (Ids{g.byte(0xE2), g.byte(0x82), g.h, g.byte(0xFF)}));
+  // BOS is added although the file says no; no EOS.
+  EXPECT_TRUE(tok->special().add_bos);
+  EXPECT_EQ(tok->encode("hi", true, false), (Ids{g.bos, g.hi}));
+  EXPECT_EQ(tok->special().nl, g.nl);
+}
+
+TEST(Gemma4Test, DecodesSpacesAndBytesAndRoundTrips) {
+  const Gemma4Vocab g = gemma4_vocab();
+  auto tok = build(g.v);
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->piece(g.space_hi), " hi");
+  EXPECT_EQ(tok->piece(g.byte(0x41)), "A");
+  EXPECT_EQ(tok->decode(std::vector<Token>{g.bos, g.hi, g.space_hi, g.nl3}, false), "hi hi\n\n\n");
+  EXPECT_EQ(tok->decode(std::vector<Token>{g.bos, g.hi}, true), "<bos>hi");
+  const std::vector<std::string> alphabet = {"h", "i", "x", " ", "  ", "\n", "\n\n\n", "\t", "hi", "\xC3\xA9",
+                                             "\xE4\xBD\xA0", "\xF0\x9F\xA6\x99", "\xFF", "\xE2\x82", "\x80", "<"};
+  uint64_t seed = 777;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(seed >> 33);
+  };
+  for (int n = 0; n < 200; ++n) {
+    std::string t;
+    const uint32_t len = next() % 30;
+    for (uint32_t k = 0; k < len; ++k) t += alphabet[next() % alphabet.size()];
+    EXPECT_EQ(tok->decode(tok->encode(t, false, false)), t);
+    EXPECT_EQ(tok->decode(tok->encode(t, true, true), /*render_special=*/false), t);
+  }
+}
+
+TEST(Gemma4Test, EndOfGenerationAndSpecialTokens) {
+  const Gemma4Vocab g = gemma4_vocab();
+  auto tok = build(g.v);
+  ASSERT_TRUE(tok);
+  EXPECT_TRUE(tok->is_end_of_generation(g.eos));
+  EXPECT_TRUE(tok->is_end_of_generation(g.tool_response));
+  // With <|tool_response> among the ends, "</s>" is ordinary text (as in llama.cpp).
+  EXPECT_FALSE(tok->is_end_of_generation(g.s_end));
+  EXPECT_FALSE(tok->is_special(g.s_end));
+  EXPECT_EQ(tok->encode("<eos>hi", false, true), (std::vector<Token>{g.eos, g.hi}));
+  // Merges are checked, as for gpt2.
+  VocabData v = g.v;
+  v.merges = {"nospace"};
+  auto bad = build_tokenizer(v);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("'nospace'"), std::string::npos);
+}
+
 // ---- WordPiece ----------------------------------------------------------------------------
 
 TEST(WpmTest, NormalizesAndSplits) {

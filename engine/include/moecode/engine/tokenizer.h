@@ -1,6 +1,7 @@
 // Public tokenizer API: text <-> token ids, from a GGUF file's tokenizer.* metadata.
 // Byte-level BPE (tokenizer.ggml.model "gpt2", with the pre-tokenizer named by
-// tokenizer.ggml.pre), SentencePiece-style BPE ("llama") and WordPiece ("bert"), matching
+// tokenizer.ggml.pre), BPE over SentencePiece-style texts ("gemma4": raw UTF-8, spaces as
+// U+2581, <0xXX> byte fallback), SentencePiece ("llama") and WordPiece ("bert"), matching
 // llama.cpp's ids. A Tokenizer is immutable after load; all methods are const and
 // thread-safe (encode() keeps per-thread scratch space and a word cache).
 #pragma once
@@ -43,13 +44,14 @@ class Tokenizer {
   // parse_special: control token text in `text` (e.g. "<|im_start|>") becomes that token;
   // otherwise it is tokenized as plain text. User-defined (added) tokens are matched whole
   // either way, as llama.cpp and Hugging Face do. Ill-formed UTF-8 is kept byte for byte
-  // by the byte-level BPE models (decode() gives it back).
+  // by the BPE models (decode() gives it back).
   virtual std::vector<Token> encode(std::string_view text, bool add_special,
                                     bool parse_special) const = 0;
 
   // Ids -> text (the concatenated pieces; control tokens rendered as their text when
   // render_special, skipped otherwise). Out-of-range ids are skipped. No clean-up of
-  // spaces is applied, so decode(encode(x)) == x for byte-level BPE models; for
+  // spaces is applied, so decode(encode(x)) == x for BPE models (for "gemma4", unless x
+  // holds U+2581 itself, which comes back as a space); for
   // SentencePiece models the space that encode() puts before a text run (at the start and
   // after a special token) is removed again.
   virtual std::string decode(std::span<const Token> tokens, bool render_special = true) const = 0;
