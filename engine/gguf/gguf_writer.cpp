@@ -201,7 +201,7 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
     out.resize(at + t.n_bytes);
     if (t.fill) {
       t.fill(out.data() + at, t.n_bytes);
-    } else {
+    } else if (t.n_bytes > 0) {  // an empty tensor (a dimension of 0) has no data pointer
       std::memcpy(out.data() + at, t.data.data(), t.n_bytes);
     }
     out.resize(align_up(out.size(), alignment_), 0);

@@ -153,6 +153,21 @@ TEST(GgufTest, WriterBuildsReadableFiles) {
   EXPECT_TRUE(GgufWriter::from_file(f).to_bytes() == bytes);
 }
 
+// Found by gguf_fuzz: a tensor with a dimension of 0 has no bytes, and writing it back passed
+// a null pointer to memcpy (UBSan: "null pointer passed as argument 2").
+TEST(GgufTest, AnEmptyTensorIsWrittenBackAndReadAgain) {
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  const int64_t ne[] = {0, 4};
+  ASSERT_TRUE(w.add_tensor("empty", GgmlType::F32, ne, {}).ok());
+  const auto bytes = w.to_bytes();
+  auto file = GgufFile::from_bytes(bytes);
+  ASSERT_TRUE(file.ok()) << file.error().message();
+  ASSERT_EQ((*file)->tensors().size(), 1u);
+  EXPECT_EQ((*file)->tensors()[0].n_bytes, 0u);
+  EXPECT_TRUE(GgufWriter::from_file(**file).to_bytes() == bytes);
+}
+
 // ---- malformed files -----------------------------------------------------------------
 
 // Byte-level builder for hand-made (broken) files.
