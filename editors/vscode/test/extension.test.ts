@@ -251,6 +251,8 @@ test('crash: a killed server restarts with backoff, the user is told once, compl
     assert.equal(await pending, null, 'the request in flight ends empty, without an exception');
     await waitFor('the crash in the status bar', () => views.some((v) => /crashed, restarting/.test(v.text)));
     await waitFor('a new server', () => s.api.client.running && s.api.client.pid !== pid1, 5000);
+    // The provider comes back once the new server's capabilities are in (a moment later on a busy machine).
+    await waitFor('the completion provider again', () => stub.state.inlineProviders.length > 0, 5000);
     assert.equal(crashMessages().length, 1);
     assert.match(crashMessages()[0].message, /SIGKILL/);
     assert.equal((await ask(doc, 1, 0))?.items[0].insertText, '    return a + b', 'completions work after the restart');
@@ -259,6 +261,7 @@ test('crash: a killed server restarts with backoff, the user is told once, compl
     const t0 = Date.now();
     process.kill(pid2, 'SIGKILL');
     await waitFor('another new server', () => s.api.client.running && s.api.client.pid !== pid2, 5000);
+    await waitFor('the completion provider again', () => stub.state.inlineProviders.length > 0, 5000);
     assert.ok(Date.now() - t0 >= 380, `restarted after ${Date.now() - t0} ms; the backoff asks for 400`);
     assert.deepEqual(views.filter((v) => /crashed/.test(v.text)).map((v) => v.restartInMs).filter((x, i, a) => a.indexOf(x) === i), [200, 400]);
     assert.match(views.filter((v) => /crashed/.test(v.text)).pop()!.text, /restarting \(2\)/);
