@@ -1,4 +1,4 @@
-// Writes the seeds of the model-loading fuzzer: one tiny model (~10-30 KB) per architecture
+// Writes the seeds of the model-loading fuzzer: one tiny model (~90-330 KB, mostly vocabulary) per architecture
 // of tests/data/fixtures/models, so that libFuzzer mutates metadata and tensor tables rather
 // than megabytes of weights. Each seed keeps its fixture's metadata (vocabulary, tokenizer,
 // special tokens, rope and routing settings) with smaller dimensions, and random weights in
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
     return d;
   };
   const std::vector<Seed> seeds{
-      {"tiny-llama.q4_k_m.gguf", "llama", with({{"block_count", 1}})},
+      {"tiny-llama.q4_k_m.gguf", "llama", with({{"block_count", 1}, {"rope.dimension_count", 16}})},
       {"tiny-qwen2.q4_0.gguf", "qwen2", with({{"block_count", 1}})},
       {"tiny-mixtral.q4_0.gguf", "mixtral", with({{"block_count", 1}, {"expert_count", 4}, {"expert_used_count", 2}})},
       {"tiny-qwen2moe.q4_1.gguf", "qwen2moe",
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
              {"attention.head_count_kv", 1}})},
       {"tiny-deepseek3.q4_0.gguf", "deepseek3",
        with({{"block_count", 2}, {"expert_count", 4}, {"expert_used_count", 2}, {"expert_feed_forward_length", 32},
-             {"attention.head_count_kv", 1}})},
+             {"attention.head_count_kv", 1}, {"expert_group_count", 2}, {"expert_group_used_count", 1}})},
   };
   int failed = 0;
   for (const auto& s : seeds) failed += !make_seed(argv[1], argv[2], s);
