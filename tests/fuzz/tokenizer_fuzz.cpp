@@ -4,6 +4,8 @@
 // Checks: no crash; every id in range; for byte-level BPE decode(encode(text)) == text (the
 // contract of tokenizer.h); the streaming detokenizer always gives valid UTF-8, and for
 // byte-level BPE decode()'s text when that is valid UTF-8; ids from the input decode without a crash.
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +24,10 @@ using namespace moecode::engine;
 struct Vocab {
   std::string name;
   std::shared_ptr<const Tokenizer> tok;
+  // Bytes with no token of their own in a byte-level vocabulary (refact has none for 0xC0 and
+  // 0xC1, which never occur in UTF-8): encode drops them, as llama.cpp does, so a text holding
+  // one cannot round-trip.
+  std::array<bool, 256> byte_missing{};
 };
 
 std::vector<Vocab>& vocabs() {
@@ -37,7 +43,12 @@ std::vector<Vocab>& vocabs() {
         std::fprintf(stderr, "tokenizer_fuzz: %s\n", t.error().message().c_str());
         std::abort();
       }
-      out.push_back({name, *t});
+      Vocab voc{name, *t, {}};
+      for (int b = 0; b < 256; ++b) {
+        const char c = static_cast<char>(b);
+        voc.byte_missing[b] = (*t)->encode(std::string_view(&c, 1), false, false).empty();
+      }
+      out.push_back(std::move(voc));
     }
     return out;
   }();
@@ -90,7 +101,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (id < 0 || id >= tok.n_vocab()) fail(v, "id " + std::to_string(id) + " out of range", text);
   }
   const std::string decoded = tok.decode(ids, render_special);
-  if (tok.model_name() == "gpt2" && !add_special && decoded != text) {
+  const bool every_byte_has_a_token = std::none_of(text.begin(), text.end(), [&](char c) {
+    return v.byte_missing[static_cast<unsigned char>(c)];
+  });
+  if (tok.model_name() == "gpt2" && !add_special && every_byte_has_a_token && decoded != text) {
     fail(v, "decode(encode(text)) != text", text);
   }
 
