@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -173,7 +174,14 @@ TEST_F(SharedEngineTest, TwoEditorsShareOneDaemonAndFallBackOnceWhenItDies) {
               rss_kib(a.p->pid()), b_rss, daemon_before, daemon_after, model_path().c_str());
   // What the second editor adds: its own process and what the daemon grew for it.
   const long added = b_rss + std::max(0L, daemon_after - daemon_before);
-  EXPECT_LE(added, 50L * 1024) << "the second editor added " << added << " KiB";
+  // Under ASan a process's RSS is mostly shadow memory and the allocator's quarantine of freed
+  // blocks, not the program's own memory: the bounds hold for the normal build, where they mean
+  // something (the sanitizer stage still checks everything else here).
+  const bool sanitized = [] {
+    const char* s = std::getenv("MOECODE_SANITIZED");
+    return s && *s && std::string(s) != "0";
+  }();
+  if (!sanitized) EXPECT_LE(added, 50L * 1024) << "the second editor added " << added << " KiB";
   {
     // For comparison, in the same run: an editor that loads the model itself.
     Editor alone({"--no-shared-engine"});
@@ -182,7 +190,7 @@ TEST_F(SharedEngineTest, TwoEditorsShareOneDaemonAndFallBackOnceWhenItDies) {
     const long alone_rss = rss_kib(alone.p->pid());
     std::printf("RSS: an editor with the model in process (--no-shared-engine): %ld KiB; the second shared editor "
                 "added %ld KiB\n", alone_rss, added);
-    EXPECT_GT(alone_rss, b_rss);
+    if (!sanitized) EXPECT_GT(alone_rss, b_rss);
   }
 
   // The daemon dies: each editor says so once and completes with the model in its process.
