@@ -181,7 +181,9 @@ TEST_F(SharedEngineTest, TwoEditorsShareOneDaemonAndFallBackOnceWhenItDies) {
     const char* s = std::getenv("MOECODE_SANITIZED");
     return s && *s && std::string(s) != "0";
   }();
-  if (!sanitized) EXPECT_LE(added, 50L * 1024) << "the second editor added " << added << " KiB";
+  if (!sanitized) {
+    EXPECT_LE(added, 50L * 1024) << "the second editor added " << added << " KiB";
+  }
   {
     // For comparison, in the same run: an editor that loads the model itself.
     Editor alone({"--no-shared-engine"});
@@ -190,7 +192,9 @@ TEST_F(SharedEngineTest, TwoEditorsShareOneDaemonAndFallBackOnceWhenItDies) {
     const long alone_rss = rss_kib(alone.p->pid());
     std::printf("RSS: an editor with the model in process (--no-shared-engine): %ld KiB; the second shared editor "
                 "added %ld KiB\n", alone_rss, added);
-    if (!sanitized) EXPECT_GT(alone_rss, b_rss);
+    if (!sanitized) {
+      EXPECT_GT(alone_rss, b_rss);
+    }
   }
 
   // The daemon dies: each editor says so once and completes with the model in its process.
