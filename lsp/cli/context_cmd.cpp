@@ -38,6 +38,7 @@ struct ContextArgs {
   std::string model;
   std::vector<std::string> recent;
   std::string file_sep;
+  bool no_cache = false;
 };
 
 struct Location {
@@ -180,7 +181,9 @@ int run_context(const ContextArgs& args) {
   Counter counter = std::move(made).value();
 
   const auto t0 = std::chrono::steady_clock::now();
-  auto index = workspace::SymbolIndex::create({root});
+  workspace::IndexOptions index_options;
+  if (!args.no_cache) index_options.cache = workspace::ShardCache::open_default();
+  auto index = workspace::SymbolIndex::create({root}, index_options);
   if (!index.ok()) {
     fmt::print(stderr, "moecode context: {}\n", index.error().message());
     return 1;
@@ -265,6 +268,7 @@ void add_context_command(CLI::App& app) {
   cmd->add_option("--budget", args->budget,
                   "Token budget (default: min(model context - 512, 128K), or 8192 without a model)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  cmd->add_flag("--no-cache", args->no_cache, "Parse every file of the root; neither read nor write the index cache");
   cmd->add_flag("--json", args->json, "Print {\"tokens\",\"budget\",\"snippets\",\"prompt\"} as JSON");
   cmd->add_option("-m,--model", args->model, "GGUF model whose tokenizer counts tokens");
   cmd->add_option("--recent", args->recent, "A recently opened/edited file (repeatable, most recent first)");

@@ -21,6 +21,7 @@ struct IndexArgs {
   bool json = false;
   bool list = false;
   int workers = 0;
+  bool no_cache = false;
   uint64_t max_file_kib = workspace::kDefaultMaxFileBytes / 1024;
 };
 
@@ -34,6 +35,7 @@ int run_index(const IndexArgs& args) {
   workspace::IndexOptions opts;
   opts.n_workers = args.workers;
   opts.max_file_bytes = args.max_file_kib * 1024;
+  if (!args.no_cache) opts.cache = workspace::ShardCache::open_default();
   auto index = workspace::SymbolIndex::create({args.dir}, opts);
   if (!index.ok()) {
     fmt::print(stderr, "moecode index: {}\n", index.error().message());
@@ -74,6 +76,8 @@ int run_index(const IndexArgs& args) {
     j["imports"] = s.n_imports;
     j["files_with_parse_errors"] = s.n_with_errors;
     j["files_failed"] = s.n_failed;
+    j["files_parsed"] = s.n_parsed;
+    j["files_from_cache"] = s.n_from_cache;
     j["languages"] = s.files_by_language;
     j["skipped"] = {{"ignored", s.skipped.ignored},
                     {"secret", s.skipped.secret},
@@ -106,6 +110,12 @@ int run_index(const IndexArgs& args) {
   fmt::print("time: {:.1f} ms (discovery {:.1f} ms, parsing {:.1f} ms on {} workers): {:.0f} files/s, {:.0f} "
              "symbols/s\n",
              s.total_ms, s.discover_ms, s.parse_ms, s.n_workers, files_per_s, symbols_per_s);
+  if (opts.cache) {
+    fmt::print("cache: {} files parsed, {} from the index cache ({})\n", s.n_parsed, s.n_from_cache,
+               opts.cache->dir());
+  } else {
+    fmt::print("cache: none, {} files parsed\n", s.n_parsed);
+  }
   fmt::print("peak RSS: {:.1f} MiB\n", rss / 1048576.0);
   return 0;
 }
@@ -119,6 +129,9 @@ void add_index_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->add_flag("--list", args->list, "List every definition (path:line: kind name) before the summary");
   cmd->add_option("--workers", args->workers, "Parse threads (default: min(cores, 8))")->check(CLI::Range(0, 256));
+  cmd->add_flag("--no-cache", args->no_cache,
+                "Parse every file; neither read nor write the index cache ($MOECODE_INDEX_CACHE, default "
+                "~/.cache/moecode/index)");
   cmd->add_option("--max-file-kib", args->max_file_kib, "Skip files larger than this (KiB, default 1024)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 22));
   cmd->callback([args] { exit_code() = run_index(*args); });

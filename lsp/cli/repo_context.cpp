@@ -56,7 +56,9 @@ SymbolWorkspaceIndex::~SymbolWorkspaceIndex() {
 std::string SymbolWorkspaceIndex::index_folders(const std::vector<std::string>& folders,
                                                 const server::ProgressFn& progress,
                                                 const engine::CancelToken& cancel) {
-  auto created = workspace::SymbolIndex::create(folders);
+  workspace::IndexOptions options;
+  options.cache = workspace::ShardCache::open_default();
+  auto created = workspace::SymbolIndex::create(folders, options);
   if (!created.ok()) return "indexing failed: " + created.error().message();
   std::shared_ptr<workspace::SymbolIndex> index = std::move(created).value();
   if (progress) progress(server::IndexProgress{"parsing", -1});
@@ -85,8 +87,10 @@ std::string SymbolWorkspaceIndex::index_folders(const std::vector<std::string>& 
     index_ = index;
     registry_->add(index_);
   }
-  return fmt::format("indexed {} files ({} definitions) in {:.0f} ms", stats->n_files, stats->n_definitions,
-                     stats->total_ms);
+  std::string summary = fmt::format("indexed {} files ({} definitions) in {:.0f} ms", stats->n_files,
+                                    stats->n_definitions, stats->total_ms);
+  if (stats->n_from_cache > 0) summary += fmt::format(", {} from the index cache", stats->n_from_cache);
+  return summary;
 }
 
 void SymbolWorkspaceIndex::update(const workspace::DocumentSnapshot& doc, std::span<const workspace::ByteEdit> edits) {

@@ -186,7 +186,9 @@ void run_review(const ReviewArgs& a) {
   // Callers from the workspace index (the working tree's files).
   assist::CallerLookup callers;
   if (report.n_hunks > 0 && !a.assist.no_context) {
-    auto index = workspace::SymbolIndex::create({diff->workdir});
+    workspace::IndexOptions index_options;
+    index_options.cache = workspace::ShardCache::open_default();
+    auto index = workspace::SymbolIndex::create({diff->workdir}, index_options);
     if (index.ok()) {
       std::shared_ptr<workspace::SymbolIndex> shared(std::move(*index));
       if (auto stats = shared->build(); stats.ok()) {

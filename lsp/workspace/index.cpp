@@ -279,7 +279,7 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   struct Worker {
     TagExtractor extractor;
     std::string buf;
-    uint64_t binary = 0, unreadable = 0, failed = 0;
+    uint64_t binary = 0, unreadable = 0, failed = 0, parsed = 0, from_cache = 0;
   };
   std::vector<std::unique_ptr<Worker>> workers;
   for (int w = 0; w < n_workers; ++w) workers.push_back(std::make_unique<Worker>());
@@ -299,13 +299,22 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
           ++w.binary;
           return;
         }
-        const std::vector<ByteSpan> secrets = find_secrets(w.buf);
         FileSymbols syms;
-        auto tree = w.extractor.parse(*job.file.language, w.buf, nullptr, secrets, &syms);
-        if (!tree.ok()) {
-          ++w.failed;
-          spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
-          syms = FileSymbols{};
+        std::optional<ShardCache::Key> key;
+        if (options_.cache) key = ShardCache::key(*job.file.language, w.buf);
+        if (key && options_.cache->load(*key, &syms)) {
+          ++w.from_cache;
+        } else {
+          const std::vector<ByteSpan> secrets = find_secrets(w.buf);
+          auto tree = w.extractor.parse(*job.file.language, w.buf, nullptr, secrets, &syms);
+          ++w.parsed;
+          if (!tree.ok()) {
+            ++w.failed;
+            spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
+            syms = FileSymbols{};
+          } else if (key) {
+            options_.cache->store(*key, syms);  // a failed parse (timeout, cancel) is not stored
+          }
         }
         results[i] = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
                                 job.file.language, w.buf, std::move(syms));
@@ -316,6 +325,8 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     stats.skipped.binary += w->binary;
     stats.skipped.unreadable += w->unreadable;
     stats.n_failed += w->failed;
+    stats.n_parsed += w->parsed;
+    stats.n_from_cache += w->from_cache;
   }
   stats.parse_ms = ms_since(t1);
 

@@ -28,6 +28,7 @@
 #include "grammars/languages.h"
 #include "lsp/workspace/discovery.h"
 #include "lsp/workspace/imports.h"
+#include "lsp/workspace/shard_cache.h"
 #include "lsp/workspace/symbols.h"
 #include "lsp/workspace/tags.h"
 #include "lsp/workspace/text_edit.h"
@@ -38,6 +39,9 @@ namespace moecode::workspace {
 struct IndexOptions {
   uint64_t max_file_bytes = kDefaultMaxFileBytes;
   int n_workers = 0;  // parse threads for full builds; 0: default_worker_count()
+  // Where full builds keep and find each file's symbols by content (shard_cache.h), so a
+  // second build parses only changed files; nullptr: parse every file.
+  std::shared_ptr<const ShardCache> cache;
 };
 
 struct IndexStats {
@@ -49,6 +53,8 @@ struct IndexStats {
   uint64_t n_imports = 0;
   uint64_t n_with_errors = 0;  // files whose parse tree has ERROR/MISSING nodes
   uint64_t n_failed = 0;       // parse timed out / failed: indexed without symbols
+  uint64_t n_parsed = 0;       // files parsed by this build
+  uint64_t n_from_cache = 0;   // files whose symbols came from the shard cache
   SkipCounts skipped;
   std::map<std::string, uint64_t> files_by_language;
   double discover_ms = 0;

@@ -55,6 +55,41 @@ TEST(IndexCliTest, TextSummaryAndList) {
   EXPECT_NE(missing.err.find("/no/such/dir"), std::string::npos);
 }
 
+TEST(IndexCliTest, ASecondRunTakesEveryFileFromTheCache) {
+  TempTree t, cache;
+  testing::make_repo(t);
+  const std::string env = "MOECODE_INDEX_CACHE=" + shell_quote(cache.path("index")) + " ";
+  const std::string cmd = env + shell_quote(testing::moecode_binary()) + " index " + shell_quote(t.root()) + " --json";
+  auto first = run_command(cmd);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto a = nlohmann::json::parse(first.out);
+  EXPECT_EQ(a["files_from_cache"], 0);
+  EXPECT_EQ(a["files_parsed"], a["files"]);
+  auto second = run_command(cmd);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const auto b = nlohmann::json::parse(second.out);
+  EXPECT_EQ(b["files_parsed"], 0);
+  EXPECT_EQ(b["files_from_cache"], a["files"]);
+  EXPECT_EQ(b["definitions"], a["definitions"]);
+  EXPECT_EQ(b["references"], a["references"]);
+  EXPECT_EQ(b["imports"], a["imports"]);
+  // --no-cache and MOECODE_INDEX_CACHE=off parse everything.
+  auto bypass = run_command(cmd + " --no-cache");
+  ASSERT_EQ(bypass.exit_code, 0) << bypass.err;
+  EXPECT_EQ(nlohmann::json::parse(bypass.out)["files_parsed"], a["files"]);
+  auto off = run_command("MOECODE_INDEX_CACHE=off " + shell_quote(testing::moecode_binary()) + " index " +
+                         shell_quote(t.root()));
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("cache: none"), std::string::npos) << off.out;
+  // A cache folder that cannot exist: a warning, and the index all the same.
+  cache.write("file", "x");
+  auto bad = run_command("MOECODE_INDEX_CACHE=" + shell_quote(cache.path("file") + "/index") + " " +
+                         shell_quote(testing::moecode_binary()) + " index " + shell_quote(t.root()) + " --json");
+  ASSERT_EQ(bad.exit_code, 0) << bad.err;
+  EXPECT_NE(bad.err.find("without the cache"), std::string::npos) << bad.err;
+  EXPECT_EQ(nlohmann::json::parse(bad.out)["files"], a["files"]);
+}
+
 TEST(ContextCliTest, JsonContract) {
   TempTree t;
   testing::make_repo(t);
