@@ -184,10 +184,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::map<std::string, int> requests;  // id -> requests the input sent with it
   for (const std::string& line : lines) {
     if (nesting_depth(line) <= 256) {
+      // Every object with a valid id is answered, unless it is a response (JSON-RPC 2.0, no
+      // method, a result or an error): an invalid request with an id gets its error answer.
       const json m = json::parse(line, nullptr, false);
-      if (m.is_object() && m.contains("method") && m.contains("id") &&
-          (m["id"].is_string() || m["id"].is_number_integer()))
-        ++requests[m["id"].dump()];
+      if (m.is_object() && m.contains("id") && (m["id"].is_string() || m["id"].is_number_integer())) {
+        const bool response = !m.contains("method") && (m.contains("result") || m.contains("error")) &&
+                              m.contains("jsonrpc") && m["jsonrpc"] == "2.0";
+        if (!response) ++requests[m["id"].dump()];
+      }
     }
     session->endpoint().receive(line);
     loop.drain();
