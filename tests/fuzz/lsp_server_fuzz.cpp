@@ -233,6 +233,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   gone = true;
   session.reset();
+  // A job the engine worker is still running may post its last news to this input's loop: the
+  // loop (a local here, the process's own in `moecode serve`) must outlive it.
+  if (!h.scheduler().wait_idle(std::chrono::seconds(10))) fail("the engine worker is stuck after the session");
   loop.drain();
   return 0;
 }
