@@ -1,12 +1,15 @@
 // The index's shard cache (see shard_cache.h). A shard is
-//   "MOESHRD1" | u32 payload size | u64 FNV-1a of the payload | payload
-// and the payload, little-endian:
-//   u8 has_errors
-//   u32 n; n x definition: str name, u8 kind, range, range (name), str container, str signature
-//   u32 n; n x reference:  str name, u8 kind, range
-//   u32 n; n x import:     str module, str name, range
-// with str = u32 length + bytes, range = u32 start_byte, end_byte, start row, column, end row,
-// column.
+//   "MOESHRD2" | u32 payload size | u64 FNV-1a of the payload | payload
+// and the payload is varints (LEB128; signed ones zigzag-coded):
+//   has_errors
+//   strings: n, then n x (length, bytes): every name, container, signature and module once
+//   definitions: n, then n x (name, kind, range, name range, container, signature)
+//   references:  n, then n x (name, kind, range)
+//   imports:     n, then n x (module, name, range)
+// where a string is its index in the table and a range is (start byte - previous start byte
+// of the section, signed; end byte - start byte; start row - previous start row, signed; start
+// column; end row - start row; end column). Positions grow through a file, so most numbers
+// take one byte: a shard is a fraction of the source's size.
 #include "lsp/workspace/shard_cache.h"
 
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -33,7 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kMagic = "MOESHRD1";
+constexpr std::string_view kMagic = "MOESHRD2";
 constexpr size_t kHeaderBytes = 8 + 4 + 8;
 // Bump when the extraction or the redaction of signatures changes what a file yields
 // (grammar and query changes are seen by the fingerprint already).
@@ -71,7 +75,7 @@ const std::vector<std::string>& fingerprints() {
     std::vector<std::string> t;
     for (const auto& lang : grammars::all_languages()) {
       const TSLanguage* ts = lang.ts();
-      std::string seed = fmt::format("format 1|extractor {}|{}|abi {}|symbols {}|fields {}|", kExtractorVersion,
+      std::string seed = fmt::format("format 2|extractor {}|{}|abi {}|symbols {}|fields {}|", kExtractorVersion,
                                      lang.name, ts_language_version(ts), ts_language_symbol_count(ts),
                                      ts_language_field_count(ts));
       seed += lang.tags_query;
@@ -91,19 +95,27 @@ const std::string& fingerprint(const grammars::Language* lang) {
 
 class Writer {
  public:
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u32(uint32_t v) { out_.append(reinterpret_cast<const char*>(&v), 4); }
-  void str(std::string_view s) {
-    u32(static_cast<uint32_t>(s.size()));
+  void var(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void svar(int64_t v) { var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void bytes(std::string_view s) {
+    var(s.size());
     out_.append(s);
   }
-  void range(const SourceRange& r) {
-    u32(r.start_byte);
-    u32(r.end_byte);
-    u32(r.start.row);
-    u32(r.start.column);
-    u32(r.end.row);
-    u32(r.end.column);
+  // A range after `prev` (the previous range of the same section).
+  void range(const SourceRange& r, SourceRange* prev) {
+    svar(static_cast<int64_t>(r.start_byte) - prev->start_byte);
+    var(r.end_byte - r.start_byte);
+    svar(static_cast<int64_t>(r.start.row) - prev->start.row);
+    var(r.start.column);
+    var(r.end.row - r.start.row);
+    var(r.end.column);
+    *prev = r;
   }
   std::string take() { return std::move(out_); }
 
@@ -114,43 +126,85 @@ class Writer {
 class Reader {
  public:
   Reader(std::string_view data, uint64_t n_bytes) : data_(data), n_bytes_(n_bytes) {}
-  bool u8(uint8_t* v) {
-    if (data_.size() < 1) return false;
-    *v = static_cast<uint8_t>(data_[0]);
-    data_.remove_prefix(1);
-    return true;
+  bool var(uint64_t* v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (data_.empty()) return false;
+      const auto c = static_cast<uint8_t>(data_[0]);
+      data_.remove_prefix(1);
+      x |= static_cast<uint64_t>(c & 0x7f) << shift;
+      if (!(c & 0x80)) {
+        // The shortest form only (a padded varint is damage), and no bits past 64.
+        if ((c == 0 && shift > 0) || (shift == 63 && c > 1)) return false;
+        *v = x;
+        return true;
+      }
+    }
+    return false;
   }
   bool u32(uint32_t* v) {
-    if (data_.size() < 4) return false;
-    std::memcpy(v, data_.data(), 4);
-    data_.remove_prefix(4);
+    uint64_t x = 0;
+    if (!var(&x) || x > UINT32_MAX) return false;
+    *v = static_cast<uint32_t>(x);
     return true;
   }
-  bool str(std::string* s) {
-    uint32_t n = 0;
-    if (!u32(&n) || data_.size() < n) return false;
+  bool svar(int64_t* v) {
+    uint64_t x = 0;
+    if (!var(&x)) return false;
+    *v = static_cast<int64_t>(x >> 1) ^ -static_cast<int64_t>(x & 1);
+    return true;
+  }
+  bool bytes(std::string* s) {
+    uint64_t n = 0;
+    if (!var(&n) || data_.size() < n) return false;
     s->assign(data_.data(), n);
     data_.remove_prefix(n);
     return true;
   }
-  // A count of records of at least `min_record` bytes each (so a corrupt count cannot ask
+  // A count of records of at least `min_record` bytes each (so a damaged count cannot ask
   // for a huge reservation).
-  bool count(uint32_t* n, size_t min_record) {
-    return u32(n) && static_cast<uint64_t>(*n) * min_record <= data_.size();
-  }
-  bool range(SourceRange* r) {
-    if (!(u32(&r->start_byte) && u32(&r->end_byte) && u32(&r->start.row) && u32(&r->start.column) &&
-          u32(&r->end.row) && u32(&r->end.column))) {
+  bool count(uint32_t* n, size_t min_record) { return u32(n) && static_cast<uint64_t>(*n) * min_record <= data_.size(); }
+  bool range(SourceRange* r, SourceRange* prev) {
+    int64_t d_start = 0, d_row = 0;
+    uint32_t length = 0, row_span = 0;
+    if (!(svar(&d_start) && u32(&length) && svar(&d_row) && u32(&r->start.column) && u32(&row_span) &&
+          u32(&r->end.column))) {
       return false;
     }
-    return r->start_byte <= r->end_byte && r->end_byte <= n_bytes_ &&
-           (r->start.row < r->end.row || (r->start.row == r->end.row && r->start.column <= r->end.column));
+    const int64_t start = static_cast<int64_t>(prev->start_byte) + d_start;
+    const int64_t row = static_cast<int64_t>(prev->start.row) + d_row;
+    if (start < 0 || row < 0 || row > UINT32_MAX || static_cast<uint64_t>(start) + length > n_bytes_ ||
+        static_cast<uint64_t>(row) + row_span > UINT32_MAX) {
+      return false;
+    }
+    r->start_byte = static_cast<uint32_t>(start);
+    r->end_byte = r->start_byte + length;
+    r->start.row = static_cast<uint32_t>(row);
+    r->end.row = r->start.row + row_span;
+    if (row_span == 0 && r->end.column < r->start.column) return false;
+    *prev = *r;
+    return true;
   }
   bool done() const { return data_.empty(); }
 
  private:
   std::string_view data_;
   uint64_t n_bytes_;
+};
+
+// The string table of one shard: each distinct string once, by first use.
+class StringTable {
+ public:
+  uint32_t id(const std::string& s) {
+    auto [it, added] = ids_.try_emplace(s, static_cast<uint32_t>(strings_.size()));
+    if (added) strings_.push_back(&it->first);
+    return it->second;
+  }
+  const std::vector<const std::string*>& strings() const { return strings_; }
+
+ private:
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<const std::string*> strings_;
 };
 
 bool read_all(const std::string& path, std::string* out) {
@@ -230,32 +284,51 @@ ShardCache::Key ShardCache::key(const grammars::Language& language, std::string_
 
 std::string ShardCache::shard_path(const Key& key) const {
   const std::string h = hex(key.digest.data(), key.digest.size());
-  return fmt::format("{}/v1/{}/{}/{}", dir_, fingerprint(key.language), h.substr(0, 2), h.substr(2));
+  return fmt::format("{}/v2/{}/{}/{}", dir_, fingerprint(key.language), h.substr(0, 2), h.substr(2));
 }
 
 std::string ShardCache::encode(const FileSymbols& s) {
-  Writer w;
-  w.u8(s.has_errors ? 1 : 0);
-  w.u32(static_cast<uint32_t>(s.definitions.size()));
+  StringTable table;
+  std::vector<uint32_t> ids;  // in the order the records below read them
   for (const auto& d : s.definitions) {
-    w.str(d.name);
-    w.u8(static_cast<uint8_t>(d.kind));
-    w.range(d.range);
-    w.range(d.name_range);
-    w.str(d.container);
-    w.str(d.signature);
+    ids.push_back(table.id(d.name));
+    ids.push_back(table.id(d.container));
+    ids.push_back(table.id(d.signature));
   }
-  w.u32(static_cast<uint32_t>(s.references.size()));
-  for (const auto& r : s.references) {
-    w.str(r.name);
-    w.u8(static_cast<uint8_t>(r.kind));
-    w.range(r.range);
-  }
-  w.u32(static_cast<uint32_t>(s.imports.size()));
+  for (const auto& r : s.references) ids.push_back(table.id(r.name));
   for (const auto& i : s.imports) {
-    w.str(i.module);
-    w.str(i.name);
-    w.range(i.range);
+    ids.push_back(table.id(i.module));
+    ids.push_back(table.id(i.name));
+  }
+  Writer w;
+  w.var(s.has_errors ? 1 : 0);
+  w.var(table.strings().size());
+  for (const std::string* str : table.strings()) w.bytes(*str);
+  size_t k = 0;
+  SourceRange prev;
+  w.var(s.definitions.size());
+  for (const auto& d : s.definitions) {
+    w.var(ids[k++]);
+    w.var(static_cast<uint8_t>(d.kind));
+    w.range(d.range, &prev);
+    SourceRange name_prev = d.range;  // the name lies inside the definition
+    w.range(d.name_range, &name_prev);
+    w.var(ids[k++]);
+    w.var(ids[k++]);
+  }
+  prev = {};
+  w.var(s.references.size());
+  for (const auto& r : s.references) {
+    w.var(ids[k++]);
+    w.var(static_cast<uint8_t>(r.kind));
+    w.range(r.range, &prev);
+  }
+  prev = {};
+  w.var(s.imports.size());
+  for (const auto& i : s.imports) {
+    w.var(ids[k++]);
+    w.var(ids[k++]);
+    w.range(i.range, &prev);
   }
   const std::string payload = w.take();
   std::string out(kMagic);
@@ -278,29 +351,44 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
 
   Reader r(payload, n_bytes);
   FileSymbols s;
-  uint8_t flag = 0, kind = 0;
-  uint32_t n = 0;
-  constexpr size_t kRangeBytes = 24;
-  if (!r.u8(&flag) || flag > 1) return false;
+  uint32_t flag = 0, n = 0, kind = 0;
+  if (!r.u32(&flag) || flag > 1) return false;
   s.has_errors = flag == 1;
-  if (!r.count(&n, 4 + 1 + 2 * kRangeBytes + 4 + 4)) return false;
+  if (!r.count(&n, 1)) return false;
+  std::vector<std::string> strings(n);
+  for (auto& str : strings) {
+    if (!r.bytes(&str)) return false;
+  }
+  auto str = [&](std::string* into) {
+    uint32_t id = 0;
+    if (!r.u32(&id) || id >= strings.size()) return false;
+    *into = strings[id];
+    return true;
+  };
+  constexpr size_t kRangeBytes = 6;  // six varints of one byte at least
+  SourceRange prev;
+  if (!r.count(&n, 1 + 1 + 2 * kRangeBytes + 1 + 1)) return false;
   s.definitions.resize(n);
   for (auto& d : s.definitions) {
-    if (!r.str(&d.name) || !r.u8(&kind) || kind > static_cast<uint8_t>(SymbolKind::kVariable)) return false;
+    if (!str(&d.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(SymbolKind::kVariable)) return false;
     d.kind = static_cast<SymbolKind>(kind);
-    if (!r.range(&d.range) || !r.range(&d.name_range) || !r.str(&d.container) || !r.str(&d.signature)) return false;
+    if (!r.range(&d.range, &prev)) return false;
+    SourceRange name_prev = d.range;
+    if (!r.range(&d.name_range, &name_prev) || !str(&d.container) || !str(&d.signature)) return false;
   }
-  if (!r.count(&n, 4 + 1 + kRangeBytes)) return false;
+  prev = {};
+  if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
   s.references.resize(n);
   for (auto& ref : s.references) {
-    if (!r.str(&ref.name) || !r.u8(&kind) || kind > static_cast<uint8_t>(ReferenceKind::kOther)) return false;
+    if (!str(&ref.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(ReferenceKind::kOther)) return false;
     ref.kind = static_cast<ReferenceKind>(kind);
-    if (!r.range(&ref.range)) return false;
+    if (!r.range(&ref.range, &prev)) return false;
   }
-  if (!r.count(&n, 4 + 4 + kRangeBytes)) return false;
+  prev = {};
+  if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
   s.imports.resize(n);
   for (auto& imp : s.imports) {
-    if (!r.str(&imp.module) || !r.str(&imp.name) || !r.range(&imp.range)) return false;
+    if (!str(&imp.module) || !str(&imp.name) || !r.range(&imp.range, &prev)) return false;
   }
   if (!r.done()) return false;
   *out = std::move(s);

@@ -2,7 +2,7 @@
 // content, language, extractor), so that a second build of a workspace, or of any folder
 // holding the same files, re-parses only files whose content changed.
 //
-//   <dir>/v1/<language>-<fingerprint>/<ab>/<cdef...>
+//   <dir>/v2/<language>-<fingerprint>/<ab>/<cdef...>
 //
 // <ab><cdef...> is the SHA-256 of the file's bytes; the fingerprint (per language) covers the
 // shard format, the grammar (ABI version, symbol and field counts), our tags query and the

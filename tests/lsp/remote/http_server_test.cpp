@@ -85,7 +85,7 @@ TEST(HttpServerTest, StreamsWhatItAnswersWholeAndServesChatAndTokenPrompts) {
     pieces.emplace_back(p);
     return true;
   }, CancelToken());
-  ASSERT_TRUE(streamed.ok()) << streamed.error().message();
+  ASSERT_TRUE(streamed.ok()) << streamed.error().message() << "\n" << s.child->stderr_text();
   EXPECT_GT(pieces.size(), 1u);
   EXPECT_GT(streamed->n_generated_tokens, 0);
   EXPECT_GT(streamed->n_prompt_tokens, 0);
@@ -101,7 +101,7 @@ TEST(HttpServerTest, StreamsWhatItAnswersWholeAndServesChatAndTokenPrompts) {
   EXPECT_EQ(j["usage"]["completion_tokens"], 24);
   EXPECT_GT(j["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(), 0);
   auto again = (*g)->generate(text_prompt("Once upon a time"), o, nullptr, CancelToken());
-  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again.ok()) << again.error().message() << "\n" << s.child->stderr_text();
   EXPECT_EQ(j["choices"][0]["text"], again->text);
   EXPECT_GT(again->n_cached_tokens, 0);
 

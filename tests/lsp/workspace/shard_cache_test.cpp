@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -157,7 +158,7 @@ TEST(ShardCacheTest, AnUnusableCacheFolderCostsParsesNotTheIndex) {
 
   // The folder opens, but its shard tree cannot be made (a file where a folder should be).
   c.mkdir("cache");
-  c.write("cache/v1", "in the way");
+  c.write("cache/v2", "in the way");
   auto cache = open_cache(c.path("cache"));
   const Built built = build(t.root(), cache);
   EXPECT_EQ(built.stats.n_parsed, 9u);
@@ -229,6 +230,41 @@ TEST(ShardCacheTest, EncodingRoundTripsAndDecodingRejectsDamage) {
     }
   }
   EXPECT_FALSE(ShardCache::decode(bytes + "x", 60, &back));
+}
+
+TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> pool = {"", "x", "área", "Circle", std::string(300, 'n'), "operator<=>", "a\nb"};
+  const uint64_t n_bytes = 0xffffffffu;
+  auto pick = [&](uint64_t hi) { return std::uniform_int_distribution<uint64_t>(0, hi)(rng); };
+  auto range = [&] {
+    SourceRange r;
+    r.start_byte = static_cast<uint32_t>(pick(n_bytes));
+    r.end_byte = static_cast<uint32_t>(r.start_byte + pick(n_bytes - r.start_byte));
+    r.start.row = static_cast<uint32_t>(pick(rng() % 2 ? 100 : 0xffffffffu));
+    r.end.row = static_cast<uint32_t>(r.start.row + pick(rng() % 2 ? 3 : 0xffffffffu - r.start.row));
+    r.start.column = static_cast<uint32_t>(pick(rng() % 2 ? 80 : 0xffffffffu));
+    r.end.column = static_cast<uint32_t>(r.end.row == r.start.row ? r.start.column + pick(0xffffffffu - r.start.column)
+                                                                  : pick(0xffffffffu));
+    return r;
+  };
+  for (int round = 0; round < 300; ++round) {
+    FileSymbols s;
+    s.has_errors = rng() % 2;
+    for (int i = static_cast<int>(pick(6)); i > 0; --i) {
+      s.definitions.push_back({pool[pick(pool.size() - 1)], static_cast<SymbolKind>(pick(12)), range(), range(),
+                               pool[pick(pool.size() - 1)], pool[pick(pool.size() - 1)]});
+    }
+    for (int i = static_cast<int>(pick(6)); i > 0; --i) {
+      s.references.push_back({pool[pick(pool.size() - 1)], static_cast<ReferenceKind>(pick(3)), range()});
+    }
+    for (int i = static_cast<int>(pick(4)); i > 0; --i) {
+      s.imports.push_back({pool[pick(pool.size() - 1)], pool[pick(pool.size() - 1)], range()});
+    }
+    FileSymbols back;
+    ASSERT_TRUE(ShardCache::decode(ShardCache::encode(s), n_bytes, &back)) << round;
+    ASSERT_EQ(back, s) << round;
+  }
 }
 
 }  // namespace
