@@ -14,6 +14,7 @@
 #include <deque>
 #include <optional>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -91,9 +92,14 @@ class ResponderImpl final : public Responder {
   }
 
  private:
+  // On the I/O thread (the request handler answering or starting its stream) the call runs
+  // now; from another thread (the engine's) it is queued behind what that thread queued
+  // before. Posting from the I/O thread too lost answers: asio queues such posts privately
+  // until the running handler returns, so an engine that finished first had its chunks and
+  // its end delivered before the stream's head and dropped, and the client waited for ever.
   template <class F>
   void run(F&& f) {
-    asio::post(io_, [c = conn_, f = std::forward<F>(f)]() mutable { f(*c); });
+    asio::dispatch(io_, [c = conn_, f = std::forward<F>(f)]() mutable { f(*c); });
   }
   std::shared_ptr<ConnectionBase> conn_;
   asio::io_context& io_;

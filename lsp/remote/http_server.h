@@ -5,7 +5,8 @@
 // generation can be cancelled.
 //
 // Threading: run() drives everything on the calling thread; the request handler runs there.
-// A Responder may be used from any thread (its calls are posted to the I/O thread); stop() and
+// A Responder may be used from any thread (on the I/O thread its calls run at once; from
+// others they are posted there, in order); stop() and
 // n_connections() are thread-safe.
 #pragma once
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lsp/remote/http_client.h"
+#include "lsp/remote/http_server.h"
 #include "lsp/remote/remote_generator.h"
 #include "support/child_process.h"
 #include "support/tcp_client.h"
@@ -123,6 +124,39 @@ TEST(HttpServerTest, StreamsWhatItAnswersWholeAndServesChatAndTokenPrompts) {
   auto fim = post(s, "/v1/completions", Json{{"prompt", "x = "}, {"suffix", "\ny = 2\n"}, {"max_tokens", 4}});
   ASSERT_TRUE(fim.ok());
   EXPECT_EQ(fim->status, 200) << fim->body;
+}
+
+// An engine faster than the request handler: the whole stream (pieces and end) comes from
+// another thread before the handler that started it has returned. Every piece must still follow
+// the head (the server once delivered them first, dropped them, and the client waited for ever).
+TEST(HttpServerTest, AStreamFinishedBeforeItsHandlerReturnsArrivesWhole) {
+  auto server = HttpServer::listen("127.0.0.1:0", [](ServerRequest, std::shared_ptr<Responder> out) {
+    out->start_stream(200, "text/event-stream");
+    std::thread engine([out] {
+      for (int i = 0; i < 3; ++i) out->send("piece " + std::to_string(i) + "\n");
+      out->end_stream();
+    });
+    engine.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the handler goes on a while
+  });
+  ASSERT_TRUE(server.ok()) << server.error().message();
+  std::thread io([&] { (*server)->run(); });
+  HttpClient client(*parse_url("http://127.0.0.1:" + std::to_string((*server)->port())));
+  HttpTimeouts t;
+  t.read_ms = 3000;
+  const HttpRequest r{"POST", "/stream", {{"Content-Type", "application/json"}}, std::string(2, '0')};
+  for (int round = 0; round < 20; ++round) {  // keep-alive: the same connection each time
+    std::string got;
+    auto resp = client.send(r, [&](std::string_view chunk) {
+      got.append(chunk);
+      return true;
+    }, t, CancelToken());
+    ASSERT_TRUE(resp.ok()) << "round " << round << ": " << resp.error().message();
+    EXPECT_EQ(resp->status, 200);
+    EXPECT_EQ(got, "piece 0\npiece 1\npiece 2\n") << "round " << round;
+  }
+  (*server)->stop();
+  io.join();
 }
 
 // curl asks "Expect: 100-continue" before it sends a body past 1 KB: the server says go at once
