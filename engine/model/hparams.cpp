@@ -88,6 +88,13 @@ Hparams read_common_hparams(HparamReader& r, const gguf::GgufFile& file, RopeOrd
   if (auto name = file.get_string("general.name"); name.ok() && name->has_value()) hp.name = std::string(**name);
   hp.n_embd = r.req_int("embedding_length");
   hp.n_layer = r.req_int("block_count");
+  // Every block has tensors of its own: more blocks than the file has tensors is a damaged
+  // header (and would have us allocate for them all before the first missing tensor is seen).
+  if (hp.n_layer > static_cast<int64_t>(file.tensors().size())) {
+    r.fail("block_count " + std::to_string(hp.n_layer) + " is more than the file's " +
+           std::to_string(file.tensors().size()) + " tensors");
+    hp.n_layer = 0;
+  }
   hp.n_head = r.req_int("attention.head_count");
   hp.n_head_kv = r.opt_int("attention.head_count_kv", hp.n_head, 1);
   hp.n_ctx_train = r.opt_int("context_length", 4096, 1);

@@ -105,6 +105,22 @@ TEST(ModelLoad, MissingHyperparameterIsNamed) {
   EXPECT_NE(m.error().message().find("missing key 'llama.embedding_length'"), std::string::npos) << m.error().message();
 }
 
+// A block count no file could hold (found by model_load_fuzz: deepseek2 sized its layer table
+// from it first and asked for 5.5 TB) is a clear error naming the key, for every architecture.
+TEST(ModelLoad, ABlockCountBeyondTheTensorsIsNamed) {
+  for (const auto& [name, arch] : {std::pair<std::string, std::string>{"tiny-llama.f32.gguf", "llama"},
+                                   {"tiny-deepseek2-lite.f32.gguf", "deepseek2"}}) {
+    const std::string path = rewrite(fixture(name), "blocks_" + arch, [&](gguf::GgufWriter& w) {
+      w.set_uint32(arch + ".block_count", 4000000000u);
+    });
+    auto m = load(path);
+    fs::remove(path);
+    ASSERT_FALSE(m.ok()) << arch;
+    EXPECT_NE(m.error().message().find("block_count 4000000000 is more than the file's"), std::string::npos)
+        << m.error().message();
+  }
+}
+
 // Mixtral-style experts in the llama architecture load through the MoE path.
 TEST(ModelLoad, MoeInTheLlamaArchLoadsThroughTheMoePath) {
   auto m = load(fixture("tiny-mixtral.f32.gguf"));
