@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "engine/quant/types.h"
+#include "moecode/engine/result.h"
 
 namespace moecode::backend {
 
@@ -155,7 +156,16 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual std::string_view name() const = 0;
+  // One line for logs and `moecode bench` (the device, where the weights are).
+  virtual std::string describe() const { return std::string(name()); }
   virtual int n_threads() const = 0;
+  // Called once a model's weights are known (every tensor of its file), before any op. A
+  // backend that keeps weights in its own memory copies them now, so that a shortage fails
+  // the load with a clear message rather than an op later. The CPU reads them in place.
+  virtual Status place_weights(std::span<const Weight> weights) {
+    (void)weights;
+    return Status();
+  }
   // Whether matmul/get_rows handle weights stored in this type.
   virtual bool supports(quant::GgmlType weight_type) const = 0;
   // A buffer of n_bytes. Pages that are never written need not take memory.
