@@ -2,7 +2,9 @@
 // Logs go to stderr (never stdout: stdout carries results, and LSP messages in stdio mode).
 #include <csignal>
 #include <cstdio>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -57,8 +59,16 @@ int main(int argc, char** argv) {
   moecode::cli::add_translate_command(app);
   moecode::cli::add_review_command(app);
 
+  // llama.cpp's users type -ngl; CLI11 takes one-dash names as single letters, so it is read
+  // as --ngl (until a "--").
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (auto& a : args) {
+    if (a == "--") break;
+    if (a == "-ngl") a = "--ngl";
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; a bad command line exits 2, like every command's own
     // argument errors.

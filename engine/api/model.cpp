@@ -11,6 +11,7 @@
 #include "engine/runtime/batch.h"
 #include "engine/runtime/chat_template.h"
 #include "engine/runtime/session.h"
+#include "hip_kernels/hip_backend.h"
 #include "engine/tokenizer/gguf_tokenizer.h"
 #include "moecode/engine/model.h"
 
@@ -19,6 +20,30 @@ namespace moecode::engine {
 namespace {
 
 constexpr int kDefaultMaxCtx = 8192;
+
+// The backend LoadOptions ask for: the CPU, the GPU (an error naming why there is none), or
+// the GPU when one is usable.
+Result<std::unique_ptr<backend::Backend>> make_backend(const gguf::GgufFile& file, const LoadOptions& options) {
+  if (options.backend == "cpu") return backend::make_cpu_backend({options.n_threads, options.f32_activations});
+  if (options.backend == "auto") {
+    std::string why;
+    if (backend::gpu_device_count(&why) == 0)
+      return backend::make_cpu_backend({options.n_threads, options.f32_activations});
+  }
+  backend::GpuOptions g;
+  g.device = options.gpu_device;
+  g.n_gpu_layers = options.n_gpu_layers;
+  g.cpu_moe = options.cpu_moe;
+  g.n_cpu_moe = options.n_cpu_moe;
+  g.n_threads = options.n_threads;
+  g.f32_activations = options.f32_activations;
+  MOE_TRY(auto arch, file.get_string("general.architecture"));
+  if (arch) {
+    MOE_TRY(auto n_layer, file.get_int(std::string(*arch) + ".block_count"));
+    g.n_layer = static_cast<int>(n_layer.value_or(0));
+  }
+  return backend::make_gpu_backend(g);
+}
 
 class LoadedModel final : public Model {
  public:
@@ -90,8 +115,10 @@ class LoadedModel final : public Model {
 }  // namespace
 
 Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const LoadOptions& options) {
-  if (options.backend != "cpu")
-    return make_error(ErrorCode::kUnsupported, "backend '" + options.backend + "' is not available (built: cpu)");
+  if (options.backend != "cpu" && options.backend != "gpu" && options.backend != "auto")
+    return make_error(ErrorCode::kInvalidArgument, "backend '" + options.backend + "' is not one of cpu, gpu, auto");
+  if (options.n_gpu_layers < -1 || options.n_cpu_moe < 0)
+    return make_error(ErrorCode::kInvalidArgument, "GPU layer and expert counts must not be negative");
   if (options.n_threads < 0 || options.n_threads > 1024)
     return make_error(ErrorCode::kInvalidArgument, "thread count " + std::to_string(options.n_threads) + " is out of range");
   if (options.n_ctx < 0) return make_error(ErrorCode::kInvalidArgument, "context size " + std::to_string(options.n_ctx) + " is negative");
@@ -99,8 +126,27 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   auto state = std::make_shared<runtime::ModelState>();
   MOE_TRY(state->file, gguf::GgufFile::open(gguf_path));
   const gguf::GgufFile& file = *state->file;
-  state->backend = backend::make_cpu_backend({options.n_threads, options.f32_activations});
+  MOE_TRY(state->backend, make_backend(file, options));
   MOE_TRY(state->arch, model::create_arch(file, *state->backend));
+  {
+    // Every tensor of the file, for backends that keep weights in their own memory.
+    std::vector<backend::Weight> weights;
+    weights.reserve(file.tensors().size());
+    for (const auto& t : file.tensors()) {
+      backend::Weight w;
+      w.data = t.data;
+      w.type = t.type;
+      w.n_in = t.ne[0];
+      w.n_out = t.ne[1];
+      w.n_mat = t.ne[2] * t.ne[3];
+      const auto& traits = quant::type_traits(t.type);
+      w.row_bytes = static_cast<size_t>(w.n_in / traits.block_size) * traits.type_size;
+      w.name = t.name;
+      weights.push_back(w);
+    }
+    if (Status st = state->backend->place_weights(weights); !st.ok())
+      return make_error(st.error().code(), "model '" + gguf_path + "': " + st.error().message());
+  }
   MOE_TRY(state->tokenizer, tokenizer::tokenizer_from_gguf(file));
   const model::Hparams& hp = state->arch->hparams();
   // The backend's kernels have limits: a file beyond them is refused now, with the key to blame,
@@ -131,6 +177,8 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   m->info_.n_embd = hp.n_embd;
   m->info_.n_expert = hp.n_expert;
   m->info_.n_expert_used = hp.n_expert_used;
+  m->info_.backend = std::string(state->backend->name());
+  m->info_.backend_detail = state->backend->describe();
   for (const auto& t : file.tensors()) m->info_.n_params += t.n_elements;
   m->info_.file_bytes = file.file_size();
   MOE_TRY(auto tmpl, file.get_string("tokenizer.chat_template"));

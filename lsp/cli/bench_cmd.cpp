@@ -209,7 +209,8 @@ int run_bench(const BenchArgs& a) {
       j.push_back({{"model", model_desc},
                    {"size_bytes", info.file_bytes},
                    {"params", info.n_params},
-                   {"backend", "cpu"},
+                   {"backend", info.backend},
+                   {"backend_detail", info.backend_detail},
                    {"threads", threads},
                    {"test", t.name},
                    {"n_tokens", t.n},
@@ -225,9 +226,10 @@ int run_bench(const BenchArgs& a) {
   fmt::print("| model | size | params | backend | threads | test | t/s |\n");
   fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
   for (const auto& [t, f] : results) {
-    fmt::print("| {} | {:.2f} MiB | {:.2f} M | cpu | {} | {} | {:.2f} ± {:.2f} |\n", model_desc,
-               info.file_bytes / 1048576.0, info.n_params / 1e6, thread_text, t.name, f.mean, f.sd);
+    fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {} | {} | {:.2f} ± {:.2f} |\n", model_desc,
+               info.file_bytes / 1048576.0, info.n_params / 1e6, info.backend, thread_text, t.name, f.mean, f.sd);
   }
+  if (info.backend != "cpu") fmt::print("\nbackend: {}\n", info.backend_detail);
   if (a.moe_stats) print_moe_stats(**model, false);
   return 0;
 }

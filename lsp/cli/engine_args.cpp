@@ -15,6 +15,16 @@ void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template
   cmd->add_option("-c,--ctx-size", args.ctx, "Context size in tokens (default: the model's, at most 8192)")
       ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--kv-type", args.kv_type, "KV cache element type: f16 or f32")->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--backend", args.backend, "Compute backend: cpu, gpu (HIP; AMD or NVIDIA) or auto")
+      ->check(CLI::IsMember({"cpu", "gpu", "auto"}))
+      ->capture_default_str();
+  cmd->add_option("--ngl,--n-gpu-layers", args.n_gpu_layers,
+                  "GPU backend: blocks whose weights go to the GPU, the output head counting as one more (default: all)")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_flag("--cpu-moe", args.cpu_moe, "GPU backend: keep every block's routed experts in host memory");
+  cmd->add_option("--n-cpu-moe", args.n_cpu_moe,
+                  "GPU backend: keep the routed experts of the first N blocks in host memory")
+      ->check(CLI::Range(0, 1 << 20));
   if (with_chat_template) {
     cmd->add_option("--chat-template", args.chat_template,
                     "Chat format instead of the detected one: chatml, llama3, deepseek2, deepseek3, "
@@ -31,6 +41,10 @@ Result<std::shared_ptr<engine::Model>> load_model(const EngineArgs& args, engine
                  : args.kv_type == "f32" ? engine::KvCacheType::kF32
                                          : engine::KvCacheType::kF16;
   opts.chat_template = args.chat_template;
+  opts.backend = args.backend;
+  opts.n_gpu_layers = args.n_gpu_layers;
+  opts.cpu_moe = args.cpu_moe;
+  opts.n_cpu_moe = args.n_cpu_moe;
   return engine::Model::load(path, opts);
 }
 

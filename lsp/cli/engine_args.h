@@ -21,9 +21,14 @@ struct EngineArgs {
   int ctx = 0;                // -c (0: the model's default)
   std::string kv_type;        // --kv-type f16|f32 (empty: the command's default)
   std::string chat_template;  // --chat-template NAME
+  std::string backend = "cpu";  // --backend cpu|gpu|auto
+  int n_gpu_layers = -1;      // -ngl (-1: all)
+  bool cpu_moe = false;       // --cpu-moe
+  int n_cpu_moe = 0;          // --n-cpu-moe
 };
 
-// Adds -m/--model, -t/--threads, -c/--ctx-size, --kv-type (and --chat-template when asked).
+// Adds -m/--model, -t/--threads, -c/--ctx-size, --kv-type, the backend and GPU placement
+// (--backend, -ngl, --cpu-moe, --n-cpu-moe), and --chat-template when asked.
 void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template);
 
 // Resolves the model path and loads it; `default_kv` when --kv-type was not given.

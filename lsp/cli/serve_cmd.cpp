@@ -233,7 +233,9 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("-m,--model", args->model, "GGUF model file (default: $MOECODE_MODEL, then the default model)");
-  cmd->add_option("--backend", args->backend, "Compute backend")->capture_default_str();
+  cmd->add_option("--backend", args->backend, "Compute backend: cpu, gpu (HIP; AMD or NVIDIA) or auto")
+      ->check(CLI::IsMember({"cpu", "gpu", "auto"}))
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Engine threads (0: one per physical core)")->check(CLI::Range(0, 1024));
   cmd->add_option("--log-file", args->log_file, "Also write the log to FILE");
   cmd->add_option("--max-message-mb", args->max_message_mb, "Largest LSP message accepted, in MiB")

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -197,6 +198,8 @@ void check_golden(const GoldenFile& file, KvCacheType kv, const GoldenFile* f32_
   ASSERT_EQ(g.kv_type, kv == KvCacheType::kF32 ? "f32" : "f16") << "the golden's KV cache type";
   engine::LoadOptions lo;
   lo.kv_type = kv;
+  // scripts/gpu-check runs the suite on the GPU backend (MOECODE_TEST_BACKEND=gpu).
+  if (const char* be = std::getenv("MOECODE_TEST_BACKEND")) lo.backend = be;
   auto model = engine::Model::load(g.model_path, lo);
   if (!family_supported(g.family)) {
     ASSERT_FALSE(model.ok()) << g.family << " loads now: add it to kSupportedFamilies";

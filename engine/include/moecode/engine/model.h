@@ -72,7 +72,15 @@ struct LoadOptions {
   int n_threads = 0;          // 0: number of physical cores
   int n_ctx = 0;              // 0: min(training context, 8192)
   KvCacheType kv_type = KvCacheType::kF16;
+  // "cpu", "gpu" (an error when this build or machine has none) or "auto" (the GPU when
+  // one is usable, else the CPU).
   std::string backend = "cpu";
+  // GPU placement (llama.cpp's meanings): blocks on the GPU (-1: all; the output head counts
+  // as one more), routed experts kept in host memory (all, or those of the first N blocks).
+  int n_gpu_layers = -1;
+  bool cpu_moe = false;
+  int n_cpu_moe = 0;
+  int gpu_device = 0;
   // Reference mode: quantized weights are dequantized row by row and multiplied with F32
   // activations (slower; not llama.cpp's arithmetic). For exactness checks.
   bool f32_activations = false;
@@ -94,6 +102,8 @@ struct ModelInfo {
   uint64_t n_params = 0;
   uint64_t file_bytes = 0;
   std::string chat_template_family;  // "" when unknown
+  std::string backend;               // "cpu" or "gpu"
+  std::string backend_detail;        // the backend's describe(): device, weight placement
 };
 
 // Routed-expert counters of a loaded MoE model, summed over its sessions since load or
