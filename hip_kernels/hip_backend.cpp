@@ -113,6 +113,7 @@ class HipBackend final : public Backend {
   ~HipBackend() override {
     for (void* p : device_allocs_) gpu::free_memory(p);
     gpu::free_memory(attn_scratch_);
+    gpu::free_memory(arena_);
   }
 
   std::string_view name() const override { return "gpu"; }
@@ -165,7 +166,8 @@ class HipBackend final : public Backend {
   // device memory (and outputs copied back when the op is done).
   class Stage {
    public:
-    explicit Stage(HipBackend& be) : be_(be) {}
+    // Ops do not nest, so one Stage at a time uses the backend's staging arena from its start.
+    explicit Stage(HipBackend& be) : be_(be) { be_.reset_arena(); }
     ~Stage() {
       for (void* p : temps_) gpu::free_memory(p);
     }
@@ -174,9 +176,13 @@ class HipBackend final : public Backend {
       if (n == 0 || p == nullptr) return const_cast<void*>(p);
       if (be_.is_managed(p, n)) return const_cast<void*>(p);
       std::string err;
-      void* d = gpu::alloc_device(n, &err);
-      if (!d) fatal("staging " + std::to_string(n) + " bytes: " + err);
-      temps_.push_back(d);
+      void* d = be_.arena_take(n);
+      if (!d) {
+        // Past the arena (which grows before the next op): memory of its own.
+        d = gpu::alloc_device(n, &err);
+        if (!d) fatal("staging " + std::to_string(n) + " bytes: " + err);
+        temps_.push_back(d);
+      }
       if (!gpu::copy(d, p, n, &err)) fatal(err);
       if (out) outs_.push_back({const_cast<void*>(p), d, n});
       return d;
@@ -205,6 +211,31 @@ class HipBackend final : public Backend {
     std::vector<void*> temps_;
     std::vector<Out> outs_;
   };
+
+  // The staging arena: host operands of an op are copied into it (index lists every MoE
+  // layer, vectors in tests), instead of an allocation and a free per operand.
+  static constexpr size_t kArenaAlign = 256;
+  void reset_arena() {
+    arena_used_ = 0;
+    if (arena_want_ > arena_cap_) {
+      gpu::free_memory(arena_);
+      std::string err;
+      const size_t cap = arena_want_ + arena_want_ / 2;
+      arena_ = gpu::alloc_device(cap, &err);
+      arena_cap_ = arena_ ? cap : 0;
+      arena_want_ = 0;
+    }
+  }
+  void* arena_take(size_t n) {
+    const size_t need = (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+    if (arena_ == nullptr || arena_used_ + need > arena_cap_) {
+      arena_want_ = std::max(arena_want_, std::max<size_t>(arena_used_ + need, size_t{1} << 20));
+      return nullptr;
+    }
+    void* p = static_cast<char*>(arena_) + arena_used_;
+    arena_used_ += need;
+    return p;
+  }
 
   bool is_managed(const void* p, size_t n) {
     std::lock_guard<std::mutex> lock(managed_->mu);
@@ -284,6 +315,8 @@ class HipBackend final : public Backend {
   double gpu_weight_bytes_ = 0, host_weight_bytes_ = 0;
   float* attn_scratch_ = nullptr;
   size_t attn_scratch_floats_ = 0;
+  void* arena_ = nullptr;
+  size_t arena_cap_ = 0, arena_used_ = 0, arena_want_ = 0;
 };
 
 Status HipBackend::place_weights(std::span<const Weight> weights) {
