@@ -31,21 +31,24 @@ void check_format() {
     if (round == 3)
       for (int64_t i = 0; i < n; i += 3) f[i] = 0.0f;
     const size_t bytes = quant::row_size(type, n);
-    // One byte of offset: the reader must not assume aligned rows.
-    std::vector<uint8_t> buf(bytes + 1);
-    uint8_t* row = buf.data() + 1;
+    // engine/quant writes and reads aligned blocks; the reader gets a copy one byte off, as it
+    // must not assume aligned rows.
+    std::vector<uint8_t> aligned(bytes);
     if (T == kF32) {
-      std::memcpy(row, f.data(), bytes);
+      std::memcpy(aligned.data(), f.data(), bytes);
     } else {
       ASSERT_NE(tt.from_float, nullptr);
-      tt.from_float(f.data(), row, n);
+      tt.from_float(f.data(), aligned.data(), n);
     }
     std::vector<float> ref(n);
     if (T == kF32) {
       ref = f;
     } else {
-      tt.to_float(row, ref.data(), n);
+      tt.to_float(aligned.data(), ref.data(), n);
     }
+    std::vector<uint8_t> buf(bytes + 1);
+    uint8_t* row = buf.data() + 1;
+    std::memcpy(row, aligned.data(), bytes);
     for (int64_t k = 0; k < n; ++k) {
       const float got = dq<T>(row, k);
       ASSERT_EQ(got, ref[k]) << tt.name << " round " << round << " element " << k;
