@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -170,6 +171,26 @@ Result<EvalStats> SessionImpl::eval(std::span<const Token> tokens, const EvalOpt
   return stats;
 }
 
+// Prompt lookup: the tokens that followed the latest earlier occurrence of the last 3 (else
+// 2) tokens of `history`, at most `max` of them; empty when neither n-gram recurs.
+void lookup_draft(std::span<const Token> history, int max, std::vector<Token>* draft) {
+  draft->clear();
+  const size_t len = history.size();
+  for (size_t n : {size_t{3}, size_t{2}}) {
+    if (len <= n) continue;
+    const Token* tail = history.data() + len - n;
+    // Latest start s < len - n with history[s, s + n) == tail and a token after it.
+    for (size_t s = len - n; s-- > 0;) {
+      if (!std::equal(tail, tail + n, history.data() + s)) continue;
+      const size_t from = s + n;
+      const size_t count = std::min(static_cast<size_t>(max), len - from);
+      draft->assign(history.begin() + static_cast<std::ptrdiff_t>(from),
+                    history.begin() + static_cast<std::ptrdiff_t>(from + count));
+      return;
+    }
+  }
+}
+
 Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, const GenerateOptions& options,
                                              const engine::TextCallback& on_text, const CancelToken* cancel) {
   GenerateResult result;
@@ -198,6 +219,17 @@ Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, cons
     return !on_text || on_text(text, t);
   };
 
+  // Speculation needs the choice to be a function of the logits alone.
+  const engine::SamplingParams& sp = options.sampling;
+  const bool speculate = options.draft_max > 0 && sp.temperature <= 0.0f && sp.repeat_penalty == 1.0f &&
+                         sp.presence_penalty == 0.0f && sp.frequency_penalty == 0.0f;
+  std::vector<Token> draft;
+  std::vector<float> draft_logits;
+  std::deque<Token> verified;  // accepted draft tokens: already in the cache, not yet emitted
+  // Draft length, adapted to how well drafts have matched (a rejected draft token costs a
+  // batch row): one more than the last accepted run, two more after a full match.
+  int draft_len = std::min(options.draft_max, 2);
+
   result.stop = StopReason::kMaxTokens;
   bool stopped = false;
   for (int i = 0; i < options.max_tokens && !stopped; ++i) {
@@ -205,7 +237,14 @@ Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, cons
       result.stop = StopReason::kCancelled;
       break;
     }
-    const Token t = sampler.sample(last_logits_, history);
+    const bool in_cache = !verified.empty();
+    Token t;
+    if (in_cache) {
+      t = verified.front();
+      verified.pop_front();
+    } else {
+      t = sampler.sample(last_logits_, history);
+    }
     if (options.stop_at_end_of_generation && tok && tok->is_end_of_generation(t)) {
       result.stop = StopReason::kEndOfGeneration;
       break;
@@ -226,6 +265,8 @@ Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, cons
       stopped = true;
     }
     if (stopped || i + 1 == options.max_tokens) break;
+    // An accepted draft token is in the cache already; what follows it is known.
+    if (in_cache) continue;
     if (tokens_.size() >= static_cast<size_t>(config_.n_ctx)) {
       result.stop = StopReason::kContextFull;
       break;
@@ -235,8 +276,33 @@ Result<GenerateResult> SessionImpl::generate(std::span<const Token> prompt, cons
       result.stop = StopReason::kCancelled;
       break;
     }
-    const Token one[] = {t};
-    MOE_RETURN_IF_ERROR(run(one, nullptr, nullptr, nullptr));
+    ++result.n_decode_steps;
+    const int room = std::min(config_.n_ctx - static_cast<int>(tokens_.size()) - 1, options.max_tokens - i - 2);
+    if (speculate && room > 0) lookup_draft(history, std::min(draft_len, room), &draft);
+    if (!speculate || room <= 0 || draft.empty()) {
+      const Token one[] = {t};
+      MOE_RETURN_IF_ERROR(run(one, nullptr, nullptr, nullptr));
+      continue;
+    }
+    // t and the draft in one batch, with the logits after each; keep the draft while it is
+    // what greedy decoding picks, then drop the rest from the cache.
+    std::vector<Token> batch = {t};
+    batch.insert(batch.end(), draft.begin(), draft.end());
+    draft_logits.resize(batch.size() * n_vocab_);
+    MOE_RETURN_IF_ERROR(run(batch, draft_logits.data(), nullptr, nullptr));
+    std::vector<Token> scratch_history;  // unused by greedy sampling without penalties
+    size_t j = 0;
+    while (j < draft.size() &&
+           sampler.sample({draft_logits.data() + j * n_vocab_, static_cast<size_t>(n_vocab_)}, scratch_history) ==
+               draft[j])
+      ++j;
+    result.n_drafted += static_cast<int>(draft.size());
+    result.n_accepted += static_cast<int>(j);
+    draft_len = j == draft.size() ? std::min(options.draft_max, draft_len + 2) : static_cast<int>(j) + 1;
+    truncate(static_cast<int>(tokens_.size() - (draft.size() - j)));
+    std::copy_n(draft_logits.data() + j * n_vocab_, n_vocab_, last_logits_.begin());
+    logits_valid_ = true;
+    verified.assign(draft.begin(), draft.begin() + static_cast<std::ptrdiff_t>(j));
   }
   if (detok && result.stop != StopReason::kStopString && result.stop != StopReason::kCallback) {
     const StopMatcher::Output out = stop.push(detok->flush());

@@ -1,6 +1,7 @@
 // The Generator over the local engine (see local_generator.h).
 #include "lsp/assist/local_generator.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
@@ -167,6 +168,20 @@ Result<std::vector<Token>> tokenize_prompt(const engine::Tokenizer& tok, const P
   return tokens;
 }
 
+namespace {
+
+int draft_max() {
+  static const int n = [] {
+    const char* v = std::getenv("MOECODE_DRAFT");
+    if (!v || !*v) return 8;
+    const int x = std::atoi(v);
+    return x < 0 ? 0 : x > 64 ? 64 : x;
+  }();
+  return n;
+}
+
+}  // namespace
+
 Result<Generation> LocalGenerator::generate(const Prompt& prompt, const GenerationOptions& options,
                                             const StreamFn& on_piece, const CancelToken& cancel) {
   MOE_RETURN_IF_ERROR(check());
@@ -183,6 +198,10 @@ Result<Generation> LocalGenerator::generate(const Prompt& prompt, const Generati
 
   engine::GenerateOptions go;
   go.max_tokens = options.max_tokens;
+  // Prompt lookup (greedy requests only; the same tokens): fixes, translations and edits
+  // repeat nearby code, which then decodes several tokens per model evaluation.
+  // MOECODE_DRAFT=0 turns it off (or sets another draft length).
+  go.draft_max = draft_max();
   go.sampling.temperature = options.temperature;
   go.sampling.top_p = options.top_p;
   go.sampling.seed = options.seed;

@@ -33,6 +33,7 @@ struct GenerateArgs {
   bool json = false;
   bool show_reasoning = false;
   int n_predict = 128;
+  int draft = 0;
   float temp = 0.8f;
   int top_k = 40;
   float top_p = 0.95f;
@@ -205,6 +206,7 @@ int run_generate(const GenerateArgs& a) {
   }
   engine::GenerateOptions go;
   go.max_tokens = a.n_predict;
+  go.draft_max = a.draft;
   go.stop_strings = a.stop;
   go.sampling.temperature = a.temp;
   go.sampling.top_k = a.top_k;
@@ -243,6 +245,10 @@ int run_generate(const GenerateArgs& a) {
   fmt::print(stderr, "[{} prompt tokens ({} reused) in {:.0f} ms, {} tokens in {:.0f} ms ({:.1f} tok/s), stop: {}]\n",
              result->prompt.n_tokens, result->prompt.n_reused, result->prompt_ms, result->tokens.size(),
              result->generate_ms, tg, engine::stop_reason_name(result->stop));
+  if (a.draft > 0) {
+    fmt::print(stderr, "[prompt lookup: {} decode steps, {} of {} draft tokens accepted]\n", result->n_decode_steps,
+               result->n_accepted, result->n_drafted);
+  }
   return 0;
 }
 
@@ -258,6 +264,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--system", a->system, "System message (with --chat)");
   cmd->add_flag("--show-reasoning", a->show_reasoning, "With --chat, also print <think> reasoning");
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most (default 128)")->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--draft", a->draft,
+                  "Prompt-lookup speculative decoding with up to N draft tokens per step (greedy only; same output)")
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--temp", a->temp, "Temperature; 0 = greedy (default 0.8)");
   cmd->add_option("--top-k", a->top_k, "Top-k, 0 = off (default 40)")->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--top-p", a->top_p, "Top-p, 1 = off (default 0.95)")->check(CLI::Range(0.0, 1.0));

@@ -195,5 +195,23 @@ TEST(DefaultModel, ChatAnswersWithAFactorialFunction) {
   EXPECT_NE(text.find("factorial"), std::string::npos) << text;
 }
 
+// Prompt lookup on the default model: code that repeats nearby text takes fewer decode steps
+// than tokens, and the output is the greedy one.
+TEST(DefaultModel, PromptLookupDecodesRepeatedCodeInFewerStepsWithTheSameText) {
+  const std::string prompt =
+      "def add(a, b):\n    return a + b\n\ndef sub(a, b):\n    return a - b\n\nclass Calculator:\n"
+      "    def add(self, a, b):\n        return add(a, b)\n\n    def sub(self, a, b):\n";
+  auto plain = run_moecode("generate -t 2 --temp 0 -n 40 --json -p '" + prompt + "'");
+  auto spec = run_moecode("generate -t 2 --temp 0 -n 40 --json --draft 8 -p '" + prompt + "'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(spec.exit_code, 0) << spec.err;
+  EXPECT_EQ(json::parse(spec.out).at("tokens"), json::parse(plain.out).at("tokens"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(spec.err, m, std::regex("prompt lookup: ([0-9]+) decode steps, ([0-9]+) of ([0-9]+)")))
+      << spec.err;
+  EXPECT_GT(std::stoi(m[2]), 0) << spec.err;
+  EXPECT_LT(std::stoi(m[1]), 39) << "fewer model evaluations than tokens: " << spec.err;
+}
+
 }  // namespace
 }  // namespace moecode

@@ -79,6 +79,13 @@ struct GenerateOptions {
   std::vector<std::string> stop_strings;  // the text is cut before the stop string
   std::vector<Token> stop_tokens;
   bool stop_at_end_of_generation = true;  // EOS/EOT end the generation
+  // Prompt-lookup speculative decoding (greedy sampling without penalties only): after each
+  // token, up to draft_max tokens that followed the latest earlier occurrence of the last
+  // n-gram (3, else 2 tokens) of prompt + output are evaluated with it in one batch, and
+  // kept while they equal the greedy choice. The tokens are those of plain greedy decoding;
+  // code that repeats nearby text (fixes, translation, edits) decodes several tokens per
+  // step. 0: off.
+  int draft_max = 0;
 };
 
 enum class StopReason { kMaxTokens, kEndOfGeneration, kStopToken, kStopString, kCallback, kCancelled, kContextFull };
@@ -98,6 +105,11 @@ struct GenerateResult {
   EvalStats prompt;
   double prompt_ms = 0;
   double generate_ms = 0;
+  // Speculative decoding (GenerateOptions::draft_max): draft tokens evaluated, and of them
+  // those that matched the greedy choice; decode steps (model evaluations after the prompt).
+  int n_drafted = 0;
+  int n_accepted = 0;
+  int n_decode_steps = 0;
 };
 
 // Called once per generated token, on the generating thread, with the complete UTF-8
