@@ -1,6 +1,7 @@
 // Model::load and the loaded model: maps the GGUF, builds the tokenizer and the
 // architecture on the chosen backend, and opens sessions (engine/runtime).
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -20,6 +21,49 @@ namespace moecode::engine {
 namespace {
 
 constexpr int kDefaultMaxCtx = 8192;
+
+// "cpu", "gpu" or "auto", optionally with GPU placement after a colon, as one string that
+// every path carrying a backend name (editor settings, the shared engine's command line)
+// passes on: "gpu:ngl=20,cpu-moe", "auto:n-cpu-moe=10,device=1". Sets `out`'s fields.
+Status parse_backend_spec(const std::string& spec, LoadOptions* out) {
+  const size_t colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon);
+  if (kind != "cpu" && kind != "gpu" && kind != "auto")
+    return make_error(ErrorCode::kInvalidArgument, "backend '" + spec + "' is not one of cpu, gpu, auto");
+  out->backend = kind;
+  if (colon == std::string::npos) return Status();
+  std::string rest = spec.substr(colon + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t end = rest.find(',', pos);
+    if (end == std::string::npos) end = rest.size();
+    const std::string item = rest.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    int value = 0;
+    if (eq != std::string::npos) {
+      const std::string v = item.substr(eq + 1);
+      const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+      if (v.empty() || ec != std::errc() || p != v.data() + v.size() || value < 0)
+        return make_error(ErrorCode::kInvalidArgument, "backend '" + spec + "': '" + item + "' needs a count >= 0");
+    }
+    if (key == "cpu-moe" && eq == std::string::npos) {
+      out->cpu_moe = true;
+    } else if (key == "ngl" && eq != std::string::npos) {
+      out->n_gpu_layers = value;
+    } else if (key == "n-cpu-moe" && eq != std::string::npos) {
+      out->n_cpu_moe = value;
+    } else if (key == "device" && eq != std::string::npos) {
+      out->gpu_device = value;
+    } else {
+      return make_error(ErrorCode::kInvalidArgument, "backend '" + spec + "': unknown option '" + item +
+                                                          "' (known: ngl=N, cpu-moe, n-cpu-moe=N, device=N)");
+    }
+  }
+  return Status();
+}
 
 // The backend LoadOptions ask for: the CPU, the GPU (an error naming why there is none), or
 // the GPU when one is usable.
@@ -115,9 +159,9 @@ class LoadedModel final : public Model {
 }  // namespace
 
 Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const LoadOptions& options) {
-  if (options.backend != "cpu" && options.backend != "gpu" && options.backend != "auto")
-    return make_error(ErrorCode::kInvalidArgument, "backend '" + options.backend + "' is not one of cpu, gpu, auto");
-  if (options.n_gpu_layers < -1 || options.n_cpu_moe < 0)
+  LoadOptions resolved = options;
+  MOE_RETURN_IF_ERROR(parse_backend_spec(options.backend, &resolved));
+  if (resolved.n_gpu_layers < -1 || resolved.n_cpu_moe < 0)
     return make_error(ErrorCode::kInvalidArgument, "GPU layer and expert counts must not be negative");
   if (options.n_threads < 0 || options.n_threads > 1024)
     return make_error(ErrorCode::kInvalidArgument, "thread count " + std::to_string(options.n_threads) + " is out of range");
@@ -126,7 +170,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   auto state = std::make_shared<runtime::ModelState>();
   MOE_TRY(state->file, gguf::GgufFile::open(gguf_path));
   const gguf::GgufFile& file = *state->file;
-  MOE_TRY(state->backend, make_backend(file, options));
+  MOE_TRY(state->backend, make_backend(file, resolved));
   MOE_TRY(state->arch, model::create_arch(file, *state->backend));
   {
     // Every tensor of the file, for backends that keep weights in their own memory.

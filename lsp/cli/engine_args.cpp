@@ -9,14 +9,25 @@
 
 namespace moecode::cli {
 
+CLI::Validator backend_check() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        const std::string kind = v.substr(0, v.find(':'));
+        if (kind == "cpu" || kind == "gpu" || kind == "auto") return {};
+        return "the backend is cpu, gpu or auto, with GPU placement after a colon (gpu:ngl=20,cpu-moe); got '" + v +
+               "'";
+      },
+      "cpu|gpu|auto[:PLACEMENT]");
+}
+
 void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template) {
   cmd->add_option("-m,--model", args.model, "GGUF model file (default: the default model; see README)");
   cmd->add_option("-t,--threads", args.threads, "Threads (default: physical cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx-size", args.ctx, "Context size in tokens (default: the model's, at most 8192)")
       ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--kv-type", args.kv_type, "KV cache element type: f16 or f32")->check(CLI::IsMember({"f16", "f32"}));
-  cmd->add_option("--backend", args.backend, "Compute backend: cpu, gpu (HIP; AMD or NVIDIA) or auto")
-      ->check(CLI::IsMember({"cpu", "gpu", "auto"}))
+  cmd->add_option("--backend", args.backend, "Compute backend: cpu, gpu (HIP; AMD or NVIDIA) or auto; GPU placement may follow: gpu:ngl=20,cpu-moe")
+      ->check(backend_check())
       ->capture_default_str();
   cmd->add_option("--ngl,--n-gpu-layers", args.n_gpu_layers,
                   "GPU backend: blocks whose weights go to the GPU, the output head counting as one more (default: all)")

@@ -31,6 +31,10 @@ struct EngineArgs {
 // (--backend, -ngl, --cpu-moe, --n-cpu-moe), and --chat-template when asked.
 void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template);
 
+// --backend's check: cpu, gpu or auto, optionally followed by ":" and GPU placement (checked
+// when the model loads).
+CLI::Validator backend_check();
+
 // Resolves the model path and loads it; `default_kv` when --kv-type was not given.
 Result<std::shared_ptr<engine::Model>> load_model(const EngineArgs& args, engine::KvCacheType default_kv);
 

@@ -22,6 +22,7 @@
 #include "lsp/assist/scripted_generator.h"
 #include "lsp/cli/assist_args.h"
 #include "lsp/cli/commands.h"
+#include "lsp/cli/engine_args.h"
 #include "lsp/cli/model_path.h"
 #include "lsp/cli/repo_context.h"
 #include "lsp/remote/remote_generator.h"
@@ -233,8 +234,8 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("-m,--model", args->model, "GGUF model file (default: $MOECODE_MODEL, then the default model)");
-  cmd->add_option("--backend", args->backend, "Compute backend: cpu, gpu (HIP; AMD or NVIDIA) or auto")
-      ->check(CLI::IsMember({"cpu", "gpu", "auto"}))
+  cmd->add_option("--backend", args->backend, "Compute backend: cpu, gpu (HIP; AMD or NVIDIA) or auto; GPU placement may follow: gpu:ngl=20,cpu-moe")
+      ->check(backend_check())
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Engine threads (0: one per physical core)")->check(CLI::Range(0, 1024));
   cmd->add_option("--log-file", args->log_file, "Also write the log to FILE");

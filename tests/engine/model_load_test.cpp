@@ -12,6 +12,7 @@
 
 #include "engine/gguf/gguf.h"
 #include "engine/quant/types.h"
+#include "hip_kernels/hip_backend.h"
 #include "moecode/engine/model.h"
 #include "support/gguf_rewrite.h"
 
@@ -38,6 +39,43 @@ TEST(ModelLoad, FixturesLoad) {
     EXPECT_EQ((*m)->info().n_vocab, 512);
     EXPECT_EQ((*m)->info().n_layer, 2);
     EXPECT_GT((*m)->info().n_params, 100000u);
+  }
+}
+
+// --backend / moecode.backend: cpu, gpu or auto, with GPU placement after a colon. auto
+// runs on the CPU where no GPU is usable; gpu there is an error that says why; a bad
+// placement names the item.
+TEST(ModelLoad, BackendSpecIsParsedAndExplained) {
+  auto with = [](const std::string& backend) {
+    engine::LoadOptions lo;
+    lo.backend = backend;
+    return engine::Model::load(fixture("tiny-llama.f32.gguf"), lo);
+  };
+  ASSERT_TRUE(with("cpu").ok());
+  EXPECT_EQ((*with("cpu"))->info().backend, "cpu");
+  std::string why;
+  const bool gpu = backend::gpu_device_count(&why) > 0;
+  for (const char* spec : {"auto", "auto:ngl=2,cpu-moe", "auto:n-cpu-moe=1,device=0"}) {
+    auto m = with(spec);
+    ASSERT_TRUE(m.ok()) << spec << ": " << m.error().message();
+    EXPECT_EQ((*m)->info().backend, gpu ? "gpu" : "cpu") << spec;
+  }
+  if (!gpu) {
+    auto m = with("gpu:ngl=1");
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.error().message().find(why), std::string::npos) << m.error().message();
+  }
+  struct Bad {
+    const char* spec;
+    const char* names;
+  };
+  for (const Bad& b : {Bad{"tpu", "not one of cpu, gpu, auto"}, Bad{"gpu:ngl=x", "'ngl=x' needs a count"},
+                       Bad{"auto:ngl=-1", "'ngl=-1' needs a count"}, Bad{"auto:fast", "unknown option 'fast'"},
+                       Bad{"auto:cpu-moe=2", "unknown option 'cpu-moe=2'"}}) {
+    auto m = with(b.spec);
+    ASSERT_FALSE(m.ok()) << b.spec;
+    EXPECT_EQ(m.error().code(), ErrorCode::kInvalidArgument) << b.spec;
+    EXPECT_NE(m.error().message().find(b.names), std::string::npos) << m.error().message();
   }
 }
 

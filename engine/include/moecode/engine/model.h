@@ -73,7 +73,8 @@ struct LoadOptions {
   int n_ctx = 0;              // 0: min(training context, 8192)
   KvCacheType kv_type = KvCacheType::kF16;
   // "cpu", "gpu" (an error when this build or machine has none) or "auto" (the GPU when
-  // one is usable, else the CPU).
+  // one is usable, else the CPU); GPU placement may follow a colon and overrides the fields
+  // below: "gpu:ngl=20,cpu-moe", "auto:n-cpu-moe=10,device=1".
   std::string backend = "cpu";
   // GPU placement (llama.cpp's meanings): blocks on the GPU (-1: all; the output head counts
   // as one more), routed experts kept in host memory (all, or those of the first N blocks).
