@@ -828,12 +828,19 @@ void LspServer::publish_status() {
 
 void LspServer::start_indexing() {
   stop_indexing();
-  if (!index_) return;
   std::vector<std::string> paths;
   for (const auto& f : folders_) {
     if (auto path = protocol::uri_to_path(f.uri)) paths.push_back(*path);
   }
-  if (paths.empty()) return;
+  if (!index_ || paths.empty()) {
+    status_.indexing = false;
+    return;
+  }
+  // Active from now on, not from when the thread first reports: a status asked for right after
+  // `initialized` must not read "idle" before indexing has even begun.
+  status_.indexing = true;
+  status_.index_message = "starting";
+  status_.index_percentage = -1;
   index_cancel_ = engine::CancelToken();
   std::weak_ptr<LspServer> self_weak = weak_from_this();
   jsonrpc::Executor* loop = &loop_;
