@@ -2,7 +2,7 @@
 // matmul for every weight type the fixtures use (with 1 and 3 threads, with the activation
 // conversion ggml pairs the type with), get_rows, rms_norm, rope (both orders), swiglu,
 // add, store_rows (F16/F32) and attention (causal GQA over a cache). Also the vector
-// kernels (AVX2 vs scalar) and the thread pool. Guard floats around outputs catch
+// kernels (AVX2 and AVX-512 vs scalar) and the thread pool. Guard floats around outputs catch
 // out-of-bounds writes. Only the CPU backend exists in this build; a GPU backend would be
 // compared with it here.
 #include <gtest/gtest.h>
@@ -12,7 +12,9 @@
 #include <set>
 #include <thread>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -308,43 +310,125 @@ TEST(BackendOps, AttentionSplitOverKeysMatchesNaive) {
   check_attention({4, 1, 576, 512, 700, 2});  // MLA's absorbed shape, two query tokens
 }
 
-TEST(VecKernels, SimdMatchesScalar) {
-  const cpu::VecKernels& s = cpu::vec_kernels_scalar();
-  const cpu::VecKernels* simd = cpu::vec_kernels_avx2();
-  if (!simd) {
-    // No AVX2 here: the scalar table must be the active one.
-    EXPECT_EQ(&cpu::vec_kernels(), &s);
+// Every SIMD table this CPU runs (AVX2, AVX-512), kernel by kernel, against the scalar one:
+// lengths around each vector width for the element-wise kernels, head sizes with and without
+// a whole number of vectors for attention, F16 and F32 cache rows.
+std::vector<const cpu::VecKernels*> simd_tables() {
+  std::vector<const cpu::VecKernels*> t;
+  if (const cpu::VecKernels* k = cpu::vec_kernels_avx2()) t.push_back(k);
+  if (const cpu::VecKernels* k = cpu::vec_kernels_avx512()) t.push_back(k);
+  return t;
+}
+
+TEST(VecKernels, ActiveTableIsTheBestTheCpuRuns) {
+  const auto tables = simd_tables();
+  if (tables.empty()) {
+    EXPECT_EQ(&cpu::vec_kernels(), &cpu::vec_kernels_scalar());  // no AVX2 here
     return;
   }
-  for (int n : {1, 7, 8, 33, 64, 130}) {
-    const auto a = random_floats(n, 20 + n), b = random_floats(n, 40 + n);
-    std::vector<uint16_t> h(n), h2(n);
-    s.f32_to_f16(a.data(), h.data(), n);
-    simd->f32_to_f16(a.data(), h2.data(), n);
-    EXPECT_EQ(h, h2);
-    std::vector<float> f1(n), f2(n);
-    s.f16_to_f32(h.data(), f1.data(), n);
-    simd->f16_to_f32(h.data(), f2.data(), n);
-    EXPECT_EQ(f1, f2);
-    EXPECT_NEAR(s.dot_f32(a.data(), b.data(), n), simd->dot_f32(a.data(), b.data(), n), 1e-4);
-    EXPECT_NEAR(s.dot_f16_f32(h.data(), b.data(), n), simd->dot_f16_f32(h.data(), b.data(), n), 1e-4);
-    EXPECT_NEAR(s.sum_squares(a.data(), n), simd->sum_squares(a.data(), n), 1e-9);
-    // exp and silu: within a few ulp of libm.
-    std::vector<float> e(n), g(n);
-    for (int i = 0; i < n; ++i) e[i] = a[i] * 20.0f - 5.0f;
-    std::vector<float> e0 = e, g0 = e;
-    g = e;
-    simd->exp_f32(e.data(), n);
-    simd->silu_mul(g.data(), b.data(), n);
-    for (int i = 0; i < n; ++i) {
-      EXPECT_NEAR(e[i], std::exp(e0[i]), 4e-7f * std::exp(e0[i])) << e0[i];
-      const float silu = g0[i] / (1.0f + std::exp(-g0[i])) * b[i];
-      EXPECT_NEAR(g[i], silu, 1e-6f * (1.0f + std::abs(silu)));
+  if (cpu::vec_kernels_avx512()) {
+    EXPECT_NE(cpu::vec_kernels_avx2(), nullptr);  // AVX-512 implies AVX2 here
+  }
+  const char* cap = std::getenv("MOECODE_ISA");
+  // (AVX-512 here implies AVX2, so tables[0] is the AVX2 one.)
+  const std::string want = cap && std::string(cap) == "scalar" ? "scalar"
+                           : cap && std::string(cap) == "avx2" ? tables.front()->name
+                                                               : tables.back()->name;
+  EXPECT_EQ(cpu::vec_kernels().name, want);
+}
+
+TEST(VecKernels, SimdMatchesScalar) {
+  const cpu::VecKernels& s = cpu::vec_kernels_scalar();
+  for (const cpu::VecKernels* simd : simd_tables()) {
+    SCOPED_TRACE(simd->name);
+    for (int n : {1, 7, 8, 15, 16, 17, 33, 64, 100, 130}) {
+      SCOPED_TRACE(n);
+      const auto a = random_floats(n, 20 + n), b = random_floats(n, 40 + n);
+      std::vector<uint16_t> h(n), h2(n + 1, 0xBEEF);
+      s.f32_to_f16(a.data(), h.data(), n);
+      simd->f32_to_f16(a.data(), h2.data(), n);
+      EXPECT_EQ(h2[n], 0xBEEF) << "wrote past the end";
+      h2.pop_back();
+      EXPECT_EQ(h, h2);
+      std::vector<float> f1(n), f2(n + 1, kGuard);
+      s.f16_to_f32(h.data(), f1.data(), n);
+      simd->f16_to_f32(h.data(), f2.data(), n);
+      EXPECT_EQ(f2[n], kGuard);
+      f2.pop_back();
+      EXPECT_EQ(f1, f2);
+      EXPECT_NEAR(s.dot_f32(a.data(), b.data(), n), simd->dot_f32(a.data(), b.data(), n), 1e-4);
+      EXPECT_NEAR(s.dot_f16_f32(h.data(), b.data(), n), simd->dot_f16_f32(h.data(), b.data(), n), 1e-4);
+      EXPECT_NEAR(s.sum_squares(a.data(), n), simd->sum_squares(a.data(), n), 1e-9);
+      // exp and silu: within a few ulp of libm.
+      std::vector<float> e(n + 1, kGuard), g;
+      for (int i = 0; i < n; ++i) e[i] = a[i] * 20.0f - 5.0f;
+      const std::vector<float> e0 = e;
+      g = e;
+      simd->exp_f32(e.data(), n);
+      simd->silu_mul(g.data(), b.data(), n);
+      EXPECT_EQ(e[n], kGuard);
+      EXPECT_EQ(g[n], kGuard);
+      for (int i = 0; i < n; ++i) {
+        EXPECT_NEAR(e[i], std::exp(e0[i]), 4e-7f * std::exp(e0[i])) << e0[i];
+        const float silu = e0[i] / (1.0f + std::exp(-e0[i])) * b[i];
+        EXPECT_NEAR(g[i], silu, 1e-6f * (1.0f + std::abs(silu)));
+      }
+      std::vector<float> y1 = b, y2 = b;
+      y2.push_back(kGuard);
+      s.axpy_f16(y1.data(), 0.7f, h.data(), n);
+      simd->axpy_f16(y2.data(), 0.7f, h.data(), n);
+      EXPECT_EQ(y2[n], kGuard);
+      for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6);
+      s.axpy_f32(y1.data(), -1.3f, a.data(), n);
+      simd->axpy_f32(y2.data(), -1.3f, a.data(), n);
+      s.scale_f32(y1.data(), 0.37f, n);
+      simd->scale_f32(y2.data(), 0.37f, n);
+      EXPECT_EQ(y2[n], kGuard);
+      for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-5);
     }
-    std::vector<float> y1 = b, y2 = b;
-    s.axpy_f16(y1.data(), 0.7f, h.data(), n);
-    simd->axpy_f16(y2.data(), 0.7f, h.data(), n);
-    for (int i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6);
+    // A tile of F32 dot products: row lengths with and without a vector tail, 4-row groups
+    // and leftover rows.
+    for (int n : {16, 37, 128}) {
+      const int nr = 7, nc = 3;
+      const auto w = random_floats(static_cast<size_t>(nr * n), 60 + n);
+      const auto x = random_floats(static_cast<size_t>(nc * n), 70 + n);
+      std::vector<float> o1(nc * nr), o2(nc * nr + 1, kGuard);
+      s.gemm_f32(n, nr, nc, w.data(), n * sizeof(float), x.data(), n * sizeof(float), o1.data(), nr);
+      simd->gemm_f32(n, nr, nc, w.data(), n * sizeof(float), x.data(), n * sizeof(float), o2.data(), nr);
+      EXPECT_EQ(o2.back(), kGuard);
+      for (int i = 0; i < nc * nr; ++i) EXPECT_NEAR(o1[i], o2[i], 1e-4) << "n " << n << " at " << i;
+    }
+    // Attention blocks: 1-4 heads over 1-9 keys, F16 and F32 rows, padded strides.
+    for (int d : {8, 40, 64, 128}) {
+      for (bool f16 : {false, true}) {
+        for (int nh = 1; nh <= 4; ++nh) {
+          const int nb = 9, qs = d + 3, ps = nb + 2;
+          const size_t stride = (f16 ? 2 : 4) * static_cast<size_t>(d + 5);
+          const auto q = random_floats(static_cast<size_t>(nh * qs), 80 + d);
+          const auto kf = random_floats(stride * nb / 2, 90 + d);  // enough floats either way
+          std::vector<uint8_t> k(stride * nb);
+          if (f16) {
+            std::vector<uint16_t> kh(kf.size());
+            s.f32_to_f16(kf.data(), kh.data(), static_cast<int64_t>(kf.size()));
+            std::memcpy(k.data(), kh.data(), k.size());
+          } else {
+            std::memcpy(k.data(), kf.data(), k.size());
+          }
+          for (int cnt = 1; cnt <= nb; cnt += 4) {
+            SCOPED_TRACE(testing::Message() << "d " << d << (f16 ? " f16" : " f32") << " heads " << nh << " keys " << cnt);
+            std::vector<float> s1(nh * ps, kGuard), s2(nh * ps, kGuard);
+            s.attn_scores(q.data(), qs, nh, k.data(), stride, f16, cnt, d, 0.125f, s1.data(), ps);
+            simd->attn_scores(q.data(), qs, nh, k.data(), stride, f16, cnt, d, 0.125f, s2.data(), ps);
+            for (int i = 0; i < nh * ps; ++i) EXPECT_NEAR(s1[i], s2[i], 1e-4) << i;
+            std::vector<float> p = random_floats(static_cast<size_t>(nh * ps), 100 + cnt);
+            std::vector<float> acc1 = random_floats(static_cast<size_t>(nh * qs), 110), acc2 = acc1;
+            s.attn_accumulate(acc1.data(), qs, p.data(), ps, nh, k.data(), stride, f16, cnt, d);
+            simd->attn_accumulate(acc2.data(), qs, p.data(), ps, nh, k.data(), stride, f16, cnt, d);
+            for (int i = 0; i < nh * qs; ++i) EXPECT_NEAR(acc1[i], acc2[i], 1e-4) << i;
+          }
+        }
+      }
+    }
   }
 }
 

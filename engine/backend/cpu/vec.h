@@ -1,6 +1,6 @@
 // Float vector kernels of the CPU backend (attention, norms, F32 matmuls, F16 cache rows):
-// a portable scalar table and an AVX2+FMA+F16C table, chosen once from the CPU's features
-// (MOECODE_ISA=scalar forces the scalar one). Quantized dot products are not here: they
+// a portable scalar table, an AVX2+FMA+F16C table and an AVX-512 (F/BW/VL) one, the best
+// chosen once from the CPU's features (MOECODE_ISA=scalar|avx2 caps the choice). Quantized dot products are not here: they
 // come from engine/quant's kernel table.
 //
 // Thread-safety: the tables are immutable; every kernel is a pure function on
@@ -52,6 +52,8 @@ const VecKernels& vec_kernels();
 const VecKernels& vec_kernels_scalar();
 // The AVX2 table, or nullptr when this build or CPU lacks AVX2/FMA/F16C.
 const VecKernels* vec_kernels_avx2();
+// The AVX-512 table, or nullptr when this build or CPU lacks AVX-512 F/BW/VL (or AVX2).
+const VecKernels* vec_kernels_avx512();
 
 // Scalar half <-> float (bit-exact with F16C).
 float half_to_float(uint16_t h);

@@ -158,16 +158,23 @@ const VecKernels kScalar = {
     f16_to_f32, sum_squares, exp_f32, silu_mul, attn_scores, attn_accumulate, gemm_f32,
 };
 
+// The best table the CPU runs, capped by MOECODE_ISA=scalar|avx2 as engine/quant's tables are
+// (that one reports a bad or unavailable value; this one follows it silently).
 const VecKernels& choose() {
   const char* isa = std::getenv("MOECODE_ISA");
-  if (isa && std::string_view(isa) == "scalar") return kScalar;
+  const std::string_view cap = isa ? isa : "";
+  if (cap == "scalar") return kScalar;
+  if (cap != "avx2") {
+    if (const VecKernels* k = vec_kernels_avx512()) return *k;
+  }
   if (const VecKernels* k = vec_kernels_avx2()) return *k;
   return kScalar;
 }
 
 }  // namespace
 
-const VecKernels& vec_kernels_avx2_table();  // vec_avx2.cpp
+const VecKernels& vec_kernels_avx2_table();    // vec_avx2.cpp
+const VecKernels& vec_kernels_avx512_table();  // vec_avx512.cpp
 
 const VecKernels& vec_kernels_scalar() { return kScalar; }
 
@@ -176,6 +183,15 @@ const VecKernels* vec_kernels_avx2() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && quant::cpu_has_f16c())
     return &vec_kernels_avx2_table();
+#endif
+  return nullptr;
+}
+
+const VecKernels* vec_kernels_avx512() {
+#if defined(__x86_64__) && defined(MOECODE_HAVE_AVX2_KERNELS)
+  if (vec_kernels_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl"))
+    return &vec_kernels_avx512_table();
 #endif
   return nullptr;
 }
