@@ -213,6 +213,8 @@ void LspServer::start_fix(const Json& data, const RequestContext& ctx,
                                 : Json{{"changes", {{snapshot.uri, edits}}}};
           self->trace("fix: " + r->title + " (" + r->target + ", " + std::to_string(r->edits.size()) + " edits, " +
                       std::to_string(r->n_attempts) + " attempts)");
+          // A reasoning model's <think> text never reaches the edit; the log keeps it.
+          if (!r->reasoning.empty()) spdlog::info("fix: the model's reasoning (not in the edit):\n{}", r->reasoning);
           done(std::move(edit), r->title);
         });
       },
@@ -349,6 +351,7 @@ void LspServer::start_translate(const Json& args, Reply reply, const RequestCont
                           "moecode.translate: " + r.error().message());
             return;
           }
+          if (!r->reasoning.empty()) spdlog::info("translate: the model's reasoning (not in the file):\n{}", r->reasoning);
           std::string code = r->code;
           if (!code.empty() && code.back() != '\n') code += '\n';
           Json units = Json::array();

@@ -86,6 +86,19 @@ test('code actions: offered lazily, resolved into a versioned minimal edit', asy
   await s.close();
 });
 
+test('code actions: a reasoning model\'s <think> text stays out of the edit and is kept in the log', async () => {
+  const s = await session({ replies: [{ match: "undefined name 'sm'",
+    text: '<think>The loop sums into s, so sm is a typo for s.</think>\n' + FIXED_TOTAL }] });
+  const [fix] = await codeActions(s, SM.range, [SM]);
+  const resolved = await s.server.connection.sendRequest(lsp.CodeActionResolveRequest.type, fix);
+  const [change] = resolved.edit.documentChanges;
+  assert.deepEqual(change.edits.map((e) => e.newText), ['    return s']);
+  assert.ok(!JSON.stringify(resolved).includes('typo'), 'no reasoning in the code action');
+  await waitFor(() => s.server.stderr().includes('sm is a typo for s'));
+  assert.match(s.server.stderr(), /fix: the model's reasoning \(not in the edit\)/);
+  await s.close();
+});
+
 test('code actions: an edit since the offer is ContentModified; a malformed answer is refused and said', async () => {
   const s = await session({ replies: [{ match: '', text: '```python\ndef total(items:\n    s = 0\n    for it in items:\n        s += it\n    return s\n```' }] });
   const [fix] = await codeActions(s, SM.range, [SM]);
