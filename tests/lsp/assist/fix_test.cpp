@@ -1,6 +1,7 @@
 // Fix and translate over a scripted generator: well-formed answers become minimal, parsing edits
 // and files; malformed ones (no code, broken syntax, unchanged code, loops, reasoning, CJK in
 // code, a whole file instead of a definition) never become a broken edit.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -308,6 +309,84 @@ TEST(TranslateTest, ANameDeclaredAgainIsAskedAgainThenRefused) {
   auto py = top_level_names("python", "x = 1\ndef f():\n    y = 2\nclass C:\n    pass\n");
   ASSERT_TRUE(py.ok());
   EXPECT_EQ(*py, (std::vector<std::string>{"x", "f", "C"}));
+}
+
+// Any pair of indexed languages: the source is split by its own grammar (imports, then
+// definitions and statements in order) and every unit is checked against the target's.
+struct PairCase {
+  const char* from;
+  const char* path;
+  const char* to;
+  const char* source;
+  std::vector<std::pair<std::string, std::string>> replies;  // prompt substring -> answer
+  std::vector<std::string> unit_names;
+  const char* expected_grammar;
+};
+
+TEST(TranslateTest, OtherLanguagePairsAreSplitByTheSourceGrammarAndCheckedByTheTargets) {
+  const std::vector<PairCase> cases = {
+      {"javascript", "greet.js", "python",
+       "import fs from 'fs';\n\nfunction greet(name) {\n  return 'hello ' + name;\n}\n\n"
+       "class Counter {\n  constructor() { this.n = 0; }\n  inc() { this.n += 1; return this.n; }\n}\n",
+       {{"import block", "```python\nimport os\n```"},
+        {"function greet", "```python\ndef greet(name):\n    return 'hello ' + name\n```"},
+        {"class Counter", "```python\nclass Counter:\n    def __init__(self):\n        self.n = 0\n\n"
+                          "    def inc(self):\n        self.n += 1\n        return self.n\n```"}},
+       {"imports", "greet", "Counter"}, "python"},
+      {"go", "geo.go", "rust",
+       "package geo\n\nimport \"math\"\n\nfunc Area(r float64) float64 {\n\treturn math.Pi * r * r\n}\n\n"
+       "type Point struct {\n\tX, Y float64\n}\n",
+       {{"import block", "```rust\n// package geo, import math\nuse std::f64::consts::PI;\n```"},
+        {"func Area", "```rust\npub fn area(r: f64) -> f64 {\n    PI * r * r\n}\n```"},
+        {"type Point", "```rust\npub struct Point {\n    pub x: f64,\n    pub y: f64,\n}\n```"}},
+       {"imports", "Area", "Point"}, "rust"},  // the package clause and the imports: one unit
+      {"java", "Box.java", "typescript",
+       "import java.util.List;\n\npublic class Box {\n  private int size;\n  public int size() { return size; }\n}\n",
+       {{"import block", "```typescript\n// java.util.List: arrays\n```"},
+        {"class Box", "```ts\nexport class Box {\n  private _size = 0;\n  size(): number {\n    return this._size;\n  }\n}\n```"}},
+       {"imports", "Box"}, "typescript"},
+  };
+  for (const PairCase& c : cases) {
+    SCOPED_TRACE(std::string(c.from) + " -> " + c.to);
+    Script script;
+    for (const auto& [match, text] : c.replies) script.replies.push_back({match, text});
+    ScriptedGenerator g(script);
+    Translator t(g);
+    TranslateRequest req;
+    req.path = c.path;
+    req.language_id = c.from;
+    req.text = c.source;
+    req.target = c.to;
+    auto r = t.translate(req, CancelToken());
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->target_grammar, c.expected_grammar);
+    EXPECT_EQ(r->n_failed, 0) << r->code;
+    EXPECT_TRUE(r->syntax.clean()) << r->code;
+    std::vector<std::string> names;
+    for (const auto& u : r->units) names.push_back(u.name);
+    for (const std::string& want : c.unit_names) {
+      EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want << " among the units";
+    }
+    for (const auto& [match, text] : c.replies) {  // every answer's code is in the file
+      const size_t open = text.find('\n') + 1;
+      const std::string code = text.substr(open, text.rfind("```") - open);
+      EXPECT_NE(r->code.find(code), std::string::npos) << code << "\nin\n" << r->code;
+    }
+  }
+  // A unit answered in the wrong language does not pass the target's parser.
+  Script wrong;
+  wrong.replies = {{"", "```rust\nfn area(r: f64) -> f64 { r }\n```"}};
+  ScriptedGenerator g(wrong);
+  Translator t(g);
+  TranslateRequest req;
+  req.path = "a.js";
+  req.language_id = "javascript";
+  req.text = "function area(r) {\n  return r;\n}\n";
+  req.target = "python";
+  auto r = t.translate(req, CancelToken());
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->n_failed, 1) << r->code;
+  EXPECT_TRUE(r->syntax.clean()) << r->code;
 }
 
 TEST(TranslateTest, UnknownLanguagesAreErrors) {
