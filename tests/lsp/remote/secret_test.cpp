@@ -103,6 +103,58 @@ TEST(RemoteSecretTest, FixOnTheCommandLineSendsNoSecret) {
   expect_clean(server, 1);
 }
 
+// Translation and review go through the same remote generator, and the same redaction.
+TEST(RemoteSecretTest, TranslateAndReviewOnTheCommandLineSendNoSecret) {
+  Workspace ws;
+  CaptureServer server([](const CapturedRequest& r, int) {
+    CannedReply reply;
+    if (r.target.find("/models") != std::string::npos) {
+      reply.headers = {{"Content-Type", "application/json"}};
+      reply.chunks = {R"({"data":[{"id":"m","max_model_len":8192}]})"};
+      return reply;
+    }
+    // A translated unit (JavaScript) or a review's findings (none), as the request asks.
+    const bool review = r.body.find("finding") != std::string::npos;
+    const std::string text = review ? "[]" : "```javascript\\n// translated\\n```";
+    reply.chunks = testing::sse_frames(
+        {R"({"choices":[{"index":0,"delta":{"content":")" + text + R"("},"finish_reason":"stop"}]})"});
+    return reply;
+  });
+  const std::string remote = " --remote openai --remote-url " + server.url() + " --remote-model m";
+
+  const auto t = testing::run_moecode("translate --to javascript " + testing::shell_quote(ws.root + "/settings.py") +
+                                      " -o " + testing::shell_quote(ws.root + "/settings.js") + " --root " +
+                                      testing::shell_quote(ws.root) + remote);
+  EXPECT_EQ(t.exit_code, 0) << t.out << t.err;
+  const size_t after_translate = server.requests().size();
+  EXPECT_GE(after_translate, 2u) << "each unit of settings.py is a request";
+  expect_clean(server, 2);
+
+  // Review: settings.py committed, then a change that adds another secret.
+  const std::string git = "git -C " + testing::shell_quote(ws.root) +
+                          " -c user.name=moecode -c user.email=test@example.com -c commit.gpgsign=false ";
+  ASSERT_EQ(std::system((git + "init -q >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(std::system((git + "add settings.py main.py >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(std::system((git + "commit -q -m base >/dev/null 2>&1").c_str()), 0);
+  ws.write("settings.py", "AWS_ACCESS_KEY_ID = \"" + kAws + "\"\nBACKUP_TOKEN = \"" + kGithub +
+                              "\"\n\ndef token():\n    return BACKUP_TOKEN\n");
+  const auto r = testing::run_command("cd " + testing::shell_quote(ws.root) + " && " +
+                                      testing::shell_quote(testing::moecode_binary()) + " review --format json" + remote);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GT(server.requests().size(), after_translate) << "the review asked the remote engine";
+  EXPECT_NE(r.out.find("\"findings\""), std::string::npos) << r.out;
+  // The hunk with the new secret reached the remote engine redacted.
+  bool hunk_sent = false;
+  const auto reqs = server.requests();
+  for (size_t i = after_translate; i < reqs.size(); ++i) {
+    if (reqs[i].body.find("BACKUP_TOKEN") == std::string::npos) continue;
+    hunk_sent = true;
+    EXPECT_NE(reqs[i].body.find("[REDACTED]"), std::string::npos) << reqs[i].body;
+  }
+  EXPECT_TRUE(hunk_sent) << "no review request held the changed hunk";
+  expect_clean(server, 3);
+}
+
 json request(int id, const std::string& method, json params) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
 }
