@@ -611,5 +611,47 @@ TEST(RemoteCliTest, GenerateAndChatFromTheCommandLine) {
   EXPECT_NE(r.err.find("--remote"), std::string::npos) << r.err;
 }
 
+// The API key goes into the Authorization header and nowhere else: not in the log at its most
+// verbose level, not on stdout, not when the server refuses it (a 401), not on a retry.
+TEST(RemoteCliTest, TheApiKeyIsSentButNeverLogged) {
+  const std::string key = std::string("sk-") + "moecodetest" + "Kq7Z9";
+  CaptureServer server([](const CapturedRequest&, int index) {
+    if (index == 0) {  // one 503 first: the retry path logs too
+      CannedReply busy;
+      busy.status = 503;
+      busy.headers = {{"Retry-After", "0"}};
+      busy.chunks = {"busy"};
+      return busy;
+    }
+    if (index >= 2) {
+      CannedReply refused;
+      refused.status = 401;
+      refused.chunks = {R"({"error":{"message":"invalid api key"}})"};
+      return refused;
+    }
+    return stream_of({completion_chunk("    return a + b\n", "stop")});
+  });
+  const std::string cmd = "MOECODE_TEST_API_KEY=" + key + " " + testing::shell_quote(testing::moecode_binary()) +
+                          " --log-level trace generate --remote openai --remote-url " + server.url() +
+                          " --remote-model m --api-key-env MOECODE_TEST_API_KEY -p 'def add(a, b):' -n 8 --temp 0";
+  auto r = testing::run_command(cmd);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto refused = testing::run_command(cmd);
+  EXPECT_NE(refused.exit_code, 0);
+  for (const auto* res : {&r, &refused}) {
+    EXPECT_EQ(res->out.find(key), std::string::npos) << res->out;
+    EXPECT_EQ(res->err.find(key), std::string::npos) << res->err;
+    EXPECT_EQ(res->err.find("moecodetest"), std::string::npos) << "no part of the key either: " << res->err;
+  }
+  EXPECT_NE(refused.err.find("401"), std::string::npos) << refused.err;
+  EXPECT_NE(r.err.find("503"), std::string::npos) << "the retry was logged: " << r.err;
+  const auto reqs = server.requests();
+  ASSERT_GE(reqs.size(), 3u);
+  for (const auto& q : reqs) {
+    EXPECT_EQ(q.header("authorization"), "Bearer " + key);
+    EXPECT_EQ(q.body.find(key), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace moecode::remote
