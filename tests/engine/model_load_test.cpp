@@ -225,32 +225,8 @@ TEST(ModelLoad, Qwen3AppliesPerHeadQkNorms) {
 // A valid file whose attention heads are larger than the CPU kernels take (key_length 1100
 // > 1024): refused when it loads, naming the keys; it used to load and abort at the first eval.
 TEST(ModelLoad, HeadSizeBeyondTheBackendIsAnErrorAtLoadNotAnAbort) {
-  auto file = gguf::GgufFile::open(fixture("tiny-qwen2.f32.gguf"));
-  ASSERT_TRUE(file.ok());
-  gguf::GgufWriter w;
-  for (const auto& kv : (*file)->metadata()) w.set(kv.key, kv.value);
-  constexpr int64_t kHead = 1100;
-  w.set_uint32("qwen2.attention.key_length", kHead);
-  w.set_uint32("qwen2.attention.value_length", 16);
-  w.set_uint32("qwen2.rope.dimension_count", 16);
-  std::vector<float> zeros(static_cast<size_t>(64 * 4 * kHead), 0.0f);
-  auto bytes = [&](size_t n) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(zeros.data()), n * 4); };
-  for (const auto& t : (*file)->tensors()) {
-    const std::string name(t.name);
-    std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
-    const bool q = name.ends_with("attn_q.weight") || name.ends_with("attn_q.bias");
-    const bool k = name.ends_with("attn_k.weight") || name.ends_with("attn_k.bias");
-    if (q || k) {
-      const int64_t rows = (q ? 4 : 2) * kHead;  // 4 heads, 2 KV heads
-      ne.back() = rows;
-      const size_t n = static_cast<size_t>(ne.size() == 2 ? ne[0] * rows : rows);
-      ASSERT_TRUE(w.add_tensor(t.name, quant::GgmlType::F32, ne, bytes(n)).ok());
-    } else {
-      ASSERT_TRUE(w.add_tensor(t.name, t.type, ne, {t.data, t.n_bytes}).ok());
-    }
-  }
-  const std::string path = (fs::temp_directory_path() / ("moecode_load_head1100_" + std::to_string(::getpid()) + ".gguf")).string();
-  ASSERT_TRUE(w.write(path).ok());
+  const std::string path = testing::write_qwen2_with_key_head(fixture("tiny-qwen2.f32.gguf"), "load_head1100", 1100);
+  ASSERT_FALSE(path.empty());
   auto m = load(path);
   fs::remove(path);
   ASSERT_FALSE(m.ok());

@@ -21,6 +21,7 @@
 
 #include "lsp/workspace/temp_tree.h"
 #include "support/child_process.h"
+#include "support/gguf_rewrite.h"
 #include "support/lsp_stream_client.h"
 #include "support/lsp_text_model.h"
 #include "support/run_command.h"
@@ -217,6 +218,39 @@ TEST(FaultTest, ModelFileReplacedWhileServingIsReloaded) {
   EXPECT_TRUE(s.wait_state("ready"));
   EXPECT_EQ(s.status().value("model", ""), before);
   s.shutdown_and_exit();
+  expect_clean_stderr(s.process().stderr_text());
+}
+
+// A valid GGUF whose attention heads are beyond the CPU kernels (key_length 1100), chosen
+// through the client's `model` setting: refused at load with the key named; the server, the
+// open document and the edits made meanwhile survive, and a good model brings completions back.
+TEST(FaultTest, AModelSettingWithAHeadSizeBeyondTheBackendIsRefusedAndTheServerKeepsServing) {
+  TempTree t;
+  const std::string bad = testing::write_qwen2_with_key_head(fixture("tiny-qwen2.f32.gguf"), "fault_head1100", 1100);
+  ASSERT_FALSE(bad.empty());
+  const std::string good = t.path("good.gguf");
+  fs::copy_file(fixture("tiny-qwen2.q4_0.gguf"), good);
+  Session s({testing::moecode_binary(), "serve", "--stdio", "--threads", "1", "--no-repo-context"});
+  s.initialize(json{{"moecode", {{"model", bad}}}});
+  EXPECT_TRUE(s.wait_state("error")) << s.status().dump() << s.process().stderr_text();
+  const std::string uri = "file://" + t.path("a.py");
+  TextModel doc("def add(a, b):\n    return ");
+  s.notify("textDocument/didOpen", json{{"textDocument", {{"uri", uri}, {"languageId", "python"}, {"version", 1}, {"text", doc.text()}}}});
+  json r = s.call("textDocument/inlineCompletion", position(uri, 1, 11));
+  ASSERT_TRUE(r.contains("result")) << "the server died: " << r.dump() << s.process().stderr_text();
+  EXPECT_TRUE(r["result"]["items"].empty());
+  EXPECT_NE(s.shown_messages().find("key_length"), std::string::npos) << s.shown_messages();
+  doc.apply({1, 11}, {1, 11}, "a + b");
+  s.notify("textDocument/didChange", did_change(uri, 2, {1, 11}, "a + b"));
+  expect_document(s, uri, doc.text(), 2);
+
+  s.notify("workspace/didChangeConfiguration", json{{"settings", {{"moecode", {{"model", good}}}}}});
+  EXPECT_TRUE(s.wait_state("ready")) << s.status().dump() << s.process().stderr_text();
+  r = s.call("textDocument/completion", position(uri, 1, 16));
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  expect_document(s, uri, doc.text(), 2);
+  s.shutdown_and_exit();
+  fs::remove(bad);
   expect_clean_stderr(s.process().stderr_text());
 }
 
