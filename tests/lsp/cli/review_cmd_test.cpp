@@ -292,6 +292,30 @@ TEST_F(ReviewCli, TextIsPlainWhenNotATerminal) {
   EXPECT_NE(r.out.find("2 findings (1 error, 0 warnings, 1 note)"), std::string::npos) << r.out;
 }
 
+// On a terminal (a pty from util-linux's `script`): findings in colour and a progress bar on
+// stderr; NO_COLOR keeps the colours off (the bar, which is not colour, stays).
+TEST_F(ReviewCli, OnATerminalFindingsAreColouredWithAProgressBarAndNoColorIsHonoured) {
+  if (run_command("command -v script >/dev/null").exit_code != 0) GTEST_SKIP() << "util-linux's script is not installed";
+  change_area();
+  const std::string cmd = shell_quote(testing::moecode_binary()) + " review --scripted-generator " +
+                          shell_quote(script(kFindings));
+  auto on_tty = [&](const std::string& env) {
+    return run_command("cd " + shell_quote(repo_.root()) + " && " + env + " script -qec " + shell_quote(cmd) +
+                       " /dev/null");
+  };
+  const CommandResult r = on_tty("env -u NO_COLOR");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1/1 hunks"), std::string::npos) << r.out;  // the bar
+  EXPECT_NE(r.out.find("\033[K"), std::string::npos) << r.out;      // ... erased when done
+  EXPECT_NE(r.out.find("\033[0m"), std::string::npos) << "no colour on a terminal: " << r.out;
+  EXPECT_NE(r.out.find("The area of a circle is pi*r*r."), std::string::npos) << r.out;
+  const CommandResult plain = on_tty("NO_COLOR=1");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+  EXPECT_EQ(plain.out.find("\033[0m"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("1/1 hunks"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("area.py:5: error [bug] The area of a circle is pi*r*r."), std::string::npos) << plain.out;
+}
+
 TEST_F(ReviewCli, FailOnExitCodes) {
   change_area();
   const std::string errors = shell_quote(script(kFindings));
