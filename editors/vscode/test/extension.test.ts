@@ -294,6 +294,19 @@ test('restart command: a new server, no crash report', async () => {
   assert.equal(crashMessages().length, 0);
 });
 
+test('Show log: reveals the moecode output channel, which holds the log', async () => {
+  const s = await open({ args: [...scripted(), '--log-level', 'info'] });
+  // This session's channel: every activation (one per test) makes its own.
+  const channel = stub.state.outputChannels.filter((c: { name: string }) => c.name === 'moecode').at(-1);
+  assert.ok(channel, 'an output channel named moecode');
+  assert.equal(channel.shown, false, 'not revealed by itself (revealOutputChannelOn: never)');
+  await vscode.commands.executeCommand('moecode.showLog');
+  assert.equal(channel.shown, true);
+  // The extension's messages and the server's stderr (its log) go to this channel.
+  await waitFor('the log in the channel', () => channel.lines.some((l: string) => /moecode/i.test(l)), 5000);
+  assert.ok(s.api.client.running);
+});
+
 test('not found: a clear error naming moecode.path, once; setting the path starts the server', async () => {
   const s = await open({ path: '/nonexistent/bin/moecode', args: scripted() });
   assert.match(s.api.status.view.text, /not found/);
