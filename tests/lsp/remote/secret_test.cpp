@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -57,15 +58,21 @@ struct Workspace {
   std::string root;
 };
 
+// A capturing "remote engine": /models lists model "m"; every other request gets `answer`.
+CaptureServer capture_with(std::function<CannedReply(const CapturedRequest&)> answer) {
+  return CaptureServer([answer = std::move(answer)](const CapturedRequest& r, int) {
+    if (r.target.find("/models") == std::string::npos) return answer(r);
+    CannedReply reply;
+    reply.headers = {{"Content-Type", "application/json"}};
+    reply.chunks = {R"({"data":[{"id":"m","max_model_len":8192}]})"};
+    return reply;
+  });
+}
+
 // Answers chats with a fenced fix, completions with a line of code.
 CaptureServer capture() {
-  return CaptureServer([](const CapturedRequest& r, int) {
+  return capture_with([](const CapturedRequest& r) {
     CannedReply reply;
-    if (r.target.find("/models") != std::string::npos) {
-      reply.headers = {{"Content-Type", "application/json"}};
-      reply.chunks = {R"({"data":[{"id":"m","max_model_len":8192}]})"};
-      return reply;
-    }
     const bool chat = r.target.find("/chat/completions") != std::string::npos;
     const std::string text = chat ? "```python\\ndef connect():\\n    t = token()\\n    return t\\n```" : "return t";
     const std::string chunk = chat ? R"({"choices":[{"index":0,"delta":{"content":")" + text + R"("},"finish_reason":"stop"}]})"
@@ -106,13 +113,8 @@ TEST(RemoteSecretTest, FixOnTheCommandLineSendsNoSecret) {
 // Translation and review go through the same remote generator, and the same redaction.
 TEST(RemoteSecretTest, TranslateAndReviewOnTheCommandLineSendNoSecret) {
   Workspace ws;
-  CaptureServer server([](const CapturedRequest& r, int) {
+  CaptureServer server = capture_with([](const CapturedRequest& r) {
     CannedReply reply;
-    if (r.target.find("/models") != std::string::npos) {
-      reply.headers = {{"Content-Type", "application/json"}};
-      reply.chunks = {R"({"data":[{"id":"m","max_model_len":8192}]})"};
-      return reply;
-    }
     // A translated unit (JavaScript) or a review's findings (none), as the request asks.
     const bool review = r.body.find("finding") != std::string::npos;
     const std::string text = review ? "[]" : "```javascript\\n// translated\\n```";
