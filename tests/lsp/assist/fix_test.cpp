@@ -1,9 +1,9 @@
 // Fix and translate over a scripted generator: well-formed answers become minimal, parsing edits
 // and files; malformed ones (no code, broken syntax, unchanged code, loops, reasoning, CJK in
 // code, a whole file instead of a definition) never become a broken edit.
-#include <algorithm>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "lsp/assist/fix.h"
