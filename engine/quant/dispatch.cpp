@@ -8,6 +8,11 @@
 #include "engine/quant/kernels.h"
 #include "moecode/engine/result.h"
 
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace moecode::quant {
 
 namespace {
@@ -20,9 +25,10 @@ bool cpu_has(Isa isa) {
     case Isa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case Isa::kAvx512:
-      // AMX is never used, whatever CPUID says (it faults on our machines).
       return cpu_has(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    case Isa::kAmx:
+      return cpu_has(Isa::kAvx512) && cpu_amx_usable();
 #endif
     default:
       return false;
@@ -37,6 +43,8 @@ const KernelTable* table_of(Isa isa) {
       return avx2_kernel_table();
     case Isa::kAvx512:
       return avx512_kernel_table();
+    case Isa::kAmx:
+      return amx_kernel_table();
   }
   return nullptr;
 }
@@ -54,9 +62,11 @@ const KernelTable& choose() {
       asked = Isa::kAvx2;
     } else if (std::strcmp(env, "avx512") == 0) {
       asked = Isa::kAvx512;
+    } else if (std::strcmp(env, "amx") == 0) {
+      asked = Isa::kAmx;
     } else {
       known = false;
-      std::fprintf(stderr, "moecode: MOECODE_ISA='%s' is not one of scalar, avx2, avx512; using %s\n", env,
+      std::fprintf(stderr, "moecode: MOECODE_ISA='%s' is not one of scalar, avx2, avx512, amx; using %s\n", env,
                    isa_name(best));
     }
     if (known && static_cast<int>(asked) > static_cast<int>(best)) {
@@ -80,13 +90,42 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAmx:
+      return "amx";
   }
   return "unknown";
 }
 
+bool cpu_amx_usable() {
+#if defined(__linux__) && defined(__x86_64__)
+  static const bool usable = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_OSXSAVE) == 0) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    constexpr unsigned kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
+    if ((d & kAmxTile) == 0 || (d & kAmxInt8) == 0) return false;
+    unsigned lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    constexpr unsigned kTileCfg = 1u << 17, kTileData = 1u << 18;  // XCR0: the OS saves both
+    if ((lo & kTileCfg) == 0 || (lo & kTileData) == 0) return false;
+    // Linux enables the tile data state per process, on request (since 5.16).
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) return false;
+    return amx_tiles_run();
+  }();
+  return usable;
+#else
+  return false;
+#endif
+}
+
+size_t packed_group_bytes(int64_t n) {
+  return static_cast<size_t>(n / 32) * (2 * kPackCols * sizeof(float) + 32 * kPackCols);
+}
+
 std::vector<Isa> available_isas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (cpu_has(isa) && table_of(isa) != nullptr) out.push_back(isa);
   }
   return out;

@@ -1,8 +1,10 @@
 // Dot-product kernels of quantized weight rows with activation rows, and the activation
 // conversions they need, in one table per instruction set: a portable scalar table (the
 // reference) and, on x86-64, AVX2 (+FMA, F16C) and AVX-512 (F, BW, VL, VNNI) tables. The
-// active table is chosen once, at first use, from the CPU's features (never AMX), unless
-// the environment variable MOECODE_ISA=scalar|avx2|avx512 asks for a lower one.
+// active table is chosen once, at first use, from the CPU's features, unless the
+// environment variable MOECODE_ISA=scalar|avx2|avx512|amx asks for a lower one. The AMX table
+// (AVX-512 plus AMX-INT8 tiles, where the CPU has them and Linux grants their state) is the
+// AVX-512 one with packed-activation GEMMs added for prefill (see GemmPackedFn).
 //
 // How the model code computes y = W x for a weight matrix W [n_rows, n] of type T:
 //   const KernelTable& k = kernels();                   // once
@@ -25,9 +27,9 @@
 
 namespace moecode::quant {
 
-enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 
-// "scalar", "avx2", "avx512".
+// "scalar", "avx2", "avx512", "amx".
 const char* isa_name(Isa isa);
 
 // Number of slots of the per-type arrays: type ids are < kTypeSlots.
@@ -63,6 +65,27 @@ using ConvertFromFloatFn = void (*)(const float* x, void* y, int64_t n);
 // Row conversion type -> float.
 using ConvertToFloatFn = void (*)(const void* x, float* y, int64_t n);
 
+// Packed activations, for the AMX tiles (prefill): the activation rows of a matmul (its
+// vec_dot_type: Q8_0 or Q8_1) are rearranged once per matmul into groups of kPackCols
+// columns, so that each 32-element block of a group is one tile operand:
+//   per block: float d[16] (the columns' scales), float s[16] (d * the sum of the block's
+//   quants: what the offset formats need), then int8 q[8][16][4] (q[k][c][i] = element
+//   4k + i of column c: the "VNNI" layout of a tile's B operand).
+// A group is packed_group_bytes(n) bytes; columns past the last one are zeros.
+inline constexpr int kPackCols = 16;
+// nc activation rows (row c at a + c * a_stride bytes, n elements each) -> ceil(nc / 16)
+// groups at dst.
+using PackActFn = void (*)(int64_t n, int64_t nc, const void* a, size_t a_stride, void* dst);
+// out[c * out_stride + r] = dot(w row r, column c) for r < nr, c < nc, the columns packed
+// by PackActFn (packed: the group of column 0, 64-byte aligned as every group is when the
+// first one is). Same results as GemmFn up to float rounding;
+// reads only the nr weight rows and ceil(nc / 16) groups, writes only the nr x nc outputs.
+// Uses a per-thread scratch of 16 * n bytes (kept between calls) and, on hardware, the AMX
+// tile state (released before it returns).
+using GemmPackedFn = void (*)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
+                              const void* packed, float* out, size_t out_stride);
+size_t packed_group_bytes(int64_t n);
+
 struct KernelTable {
   Isa isa = Isa::kScalar;
   // Indexed by weight type id; null where the type has no dot kernel.
@@ -74,6 +97,11 @@ struct KernelTable {
   // Fast dequantization, indexed by type id (equal to the reference for F32/F16/BF16 and
   // the integer formats up to float rounding of the multiply-adds).
   ConvertToFloatFn to_float[kTypeSlots] = {};
+  // Packed prefill GEMMs (AMX table only): pack_act indexed by activation type, gemm_packed by
+  // weight type. The caller should use them from packed_min_cols columns up.
+  PackActFn pack_act[kTypeSlots] = {};
+  GemmPackedFn gemm_packed[kTypeSlots] = {};
+  int64_t packed_min_cols = 0;
 };
 
 // The table of the active ISA. Thread-safe; the choice is made on the first call.
@@ -95,10 +123,17 @@ bool has_vec_dot(GgmlType weight_type);
 // the hot path. n must be a multiple of the block size.
 float dot_f32_reference(GgmlType weight_type, int64_t n, const void* w, const float* x);
 
-// Internal: per-ISA tables (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp).
-// The x86 ones return nullptr when the build has no such kernels.
+// Internal: per-ISA tables (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp,
+// kernels_amx.cpp). The x86 ones return nullptr when the build has no such kernels.
 const KernelTable& scalar_kernel_table();
 const KernelTable* avx2_kernel_table();
 const KernelTable* avx512_kernel_table();
+const KernelTable* amx_kernel_table();
+// Whether the CPU has AMX-INT8 and the OS lets this process use the tile state (on Linux,
+// asked for once with arch_prctl(ARCH_REQ_XCOMP_PERM)); without that grant the first tile
+// instruction faults. And whether a tile instruction runs (tried once in a child process:
+// some hypervisors grant all that and still fault).
+bool cpu_amx_usable();
+bool amx_tiles_run();
 
 }  // namespace moecode::quant

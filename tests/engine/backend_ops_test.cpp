@@ -162,6 +162,33 @@ TEST(BackendOps, MatmulJobsShareTheInputAndSingleTokenDecode) {
   }
 }
 
+// Prefill: jobs whose weights pair with the same activation format share one converted (and,
+// on the AMX table, packed) copy of the input; every job equals its own one-job call, with a
+// partial last group of tokens (40 = 2 x 16 + 8) and rows that are not a multiple of 16.
+TEST(BackendOps, MatmulJobsSharePackedInputInPrefill) {
+  auto be = make_cpu_backend({2});
+  const QuantWeight a = make_weight(GgmlType::Q4_1, 256, 40, 14);
+  const QuantWeight b = make_weight(GgmlType::Q8_0, 256, 24, 15);
+  const QuantWeight c = make_weight(GgmlType::Q4_0, 256, 33, 16);
+  const QuantWeight d = make_weight(GgmlType::Q6_K, 256, 8, 17);
+  const int64_t n_tok = 40;
+  const auto x = random_floats(256 * n_tok, 18);
+  std::vector<float> ya(n_tok * 40), yb(n_tok * 24), yc(n_tok * 33), yd(n_tok * 8);
+  const MatmulJob jobs[] = {{&a.w, nullptr, make_mat(ya.data(), n_tok, 40)},
+                            {&b.w, nullptr, make_mat(yb.data(), n_tok, 24)},
+                            {&c.w, nullptr, make_mat(yc.data(), n_tok, 33)},
+                            {&d.w, nullptr, make_mat(yd.data(), n_tok, 8)}};
+  be->matmul(jobs, make_mat(const_cast<float*>(x.data()), n_tok, 256));
+  const std::vector<float>* ys[] = {&ya, &yb, &yc, &yd};
+  for (int j = 0; j < 4; ++j) {
+    const int64_t n_out = jobs[j].w->n_out;
+    std::vector<float> one(static_cast<size_t>(n_tok * n_out));
+    const MatmulJob single{jobs[j].w, nullptr, make_mat(one.data(), n_tok, n_out)};
+    be->matmul({&single, 1}, make_mat(const_cast<float*>(x.data()), n_tok, 256));
+    EXPECT_EQ(one, *ys[j]) << "job " << j;
+  }
+}
+
 TEST(BackendOps, GetRowsRmsNormSwigluAdd) {
   auto be = make_cpu_backend({2});
   const QuantWeight e = make_weight(GgmlType::Q6_K, 256, 10, 8);

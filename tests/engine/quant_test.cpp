@@ -23,6 +23,8 @@ namespace moecode::quant {
 
 // The x86 kernels compiled once more with vpdpbusd emulated (quant_vnni_emu.cpp).
 const KernelTable* vnni_emulated_kernel_table();
+// The scalar table plus the AMX prefill GEMMs with emulated tiles (quant_amx_emu.cpp).
+const KernelTable* amx_emulated_kernel_table();
 
 namespace {
 
@@ -546,6 +548,131 @@ TEST(QuantDot, GemmTilesMatchScalarDots) {
   EXPECT_GT(checked, 10000);
 }
 
+// The packed prefill GEMMs (AMX tiles; kernels_amx.inc) against the scalar dots: with the
+// tiles emulated on every CPU, and on the hardware where the CPU has AMX-INT8. Shapes cover
+// partial row tiles (nr % 16), partial column groups (nc % 16), more than one pass of 4 groups
+// and a start at the second group.
+TEST(QuantDot, PackedGemmMatchesScalarDots) {
+  std::vector<std::pair<const KernelTable*, std::string>> tables = {{amx_emulated_kernel_table(), "emulated-amx"}};
+  if (const KernelTable* t = kernels_for(Isa::kAmx)) tables.emplace_back(t, "amx");
+  std::mt19937 rng(11);
+  constexpr int kRows = 37, kCols = 85;
+  const struct {
+    int64_t nr, nc, c0;
+  } shapes[] = {{1, 1, 0}, {16, 16, 0}, {16, 64, 0}, {5, 17, 0}, {37, 85, 0}, {33, 1, 0},
+                {17, 48, 16}, {16, 69, 16}, {32, 3, 80}};
+  int checked = 0;
+  for (GgmlType wt : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1}) {
+    const GgmlType at = vec_dot_type(wt);
+    for (int64_t n : {int64_t{32}, int64_t{32 * 7}}) {
+      const size_t wrow = row_size(wt, n), arow = row_size(at, n);
+      const size_t wstride = wrow + 4, astride = arow + 4;
+      Bytes w(wstride * kRows, 0xee), a(astride * kCols, 0xee);
+      std::vector<Bytes> wrows, arows;
+      for (int r = 0; r < kRows; ++r) {
+        wrows.push_back(make_weights(rng, wt, n));
+        std::memcpy(w.data() + r * wstride, wrows.back().data(), wrow);
+      }
+      for (int c = 0; c < kCols; ++c) {
+        arows.push_back(make_activations(rng, at, n, wrows[0], wt));
+        std::memcpy(a.data() + c * astride, arows.back().data(), arow);
+      }
+      std::vector<double> want(kRows * kCols), mag(kRows * kCols);
+      for (int r = 0; r < kRows; ++r) {
+        for (int c = 0; c < kCols; ++c) {
+          float v = 0;
+          scalar_kernel_table().vec_dot[static_cast<int>(wt)](n, &v, wrows[r].data(), arows[c].data());
+          want[r * kCols + c] = v;
+          mag[r * kCols + c] = magnitude(wt, at, n, wrows[r], arows[c]);
+        }
+      }
+      const size_t gbytes = packed_group_bytes(n);
+      const int64_t groups = (kCols + kPackCols - 1) / kPackCols;
+      for (const auto& [t, name] : tables) {
+        ASSERT_NE(t->pack_act[static_cast<int>(at)], nullptr) << name;
+        ASSERT_NE(t->gemm_packed[static_cast<int>(wt)], nullptr) << name;
+        EXPECT_GE(t->packed_min_cols, 1) << name;
+        Bytes storage(gbytes * groups + 64, 0xcd);
+        uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+        t->pack_act[static_cast<int>(at)](n, kCols, a.data(), astride, packed);
+        for (const auto& sh : shapes) {
+          ASSERT_EQ(sh.c0 % kPackCols, 0);
+          const size_t out_stride = static_cast<size_t>(sh.nr) + 2;
+          std::vector<float> out(out_stride * static_cast<size_t>(sh.nc) + 1, -7.0f);
+          t->gemm_packed[static_cast<int>(wt)](n, sh.nr, sh.nc, w.data(), wstride, packed + sh.c0 / kPackCols * gbytes,
+                                               out.data(), out_stride);
+          for (int64_t c = 0; c < sh.nc; ++c) {
+            for (int64_t r = 0; r < sh.nr; ++r) {
+              const size_t k = static_cast<size_t>(r * kCols + sh.c0 + c);
+              const float got = out[c * out_stride + r];
+              EXPECT_LE(std::fabs(got - want[k]), 1e-5 * mag[k] + 1e-30)
+                  << name << " " << type_name(wt) << " n=" << n << " " << sh.nr << "x" << sh.nc << "+" << sh.c0
+                  << " at (" << r << "," << c << ") got " << got << " want " << want[k];
+              ++checked;
+            }
+            EXPECT_EQ(out[c * out_stride + sh.nr], -7.0f) << "wrote past the rows";
+            EXPECT_EQ(out[c * out_stride + sh.nr + 1], -7.0f) << "wrote past the rows";
+          }
+          EXPECT_EQ(out.back(), -7.0f) << "wrote past the last column";
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 20000);
+}
+
+// The packed activations: the layout kernels.h gives (scales, s = d * sum of the quants, quants
+// in groups of 4 per column), zeros past the last column.
+TEST(QuantConvert, PackedActivationLayout) {
+  const KernelTable* t = amx_emulated_kernel_table();
+  std::mt19937 rng(5);
+  const int64_t n = 64, nc = 19;
+  for (GgmlType at : {GgmlType::Q8_0, GgmlType::Q8_1}) {
+    const size_t arow = row_size(at, n);
+    Bytes a(arow * nc);
+    for (int64_t c = 0; c < nc; ++c) {
+      Bytes row = make_activations(rng, at, n, {}, GgmlType::Q8_0);
+      std::memcpy(a.data() + c * arow, row.data(), arow);
+    }
+    const size_t gbytes = packed_group_bytes(n);
+    ASSERT_EQ(gbytes, 2u * 640u);
+    std::vector<float> storage((2 * gbytes + 64) / sizeof(float), -1.0f);
+    auto* packed = reinterpret_cast<uint8_t*>(storage.data());
+    t->pack_act[static_cast<int>(at)](n, nc, a.data(), arow, packed);
+    for (int64_t c = 0; c < 32; ++c) {
+      for (int64_t b = 0; b < n / 32; ++b) {
+        const uint8_t* blk = packed + (c / 16) * gbytes + b * 640;
+        const float* d = reinterpret_cast<const float*>(blk);
+        const int8_t* q = reinterpret_cast<const int8_t*>(blk + 128);
+        const int64_t k = c % 16;
+        if (c >= nc) {
+          EXPECT_EQ(d[k], 0.0f);
+          EXPECT_EQ(d[16 + k], 0.0f);
+          for (int i = 0; i < 32; ++i) EXPECT_EQ(q[(i / 4) * 64 + k * 4 + i % 4], 0);
+          continue;
+        }
+        const uint8_t* src = a.data() + c * arow + b * type_traits(at).type_size;
+        half_bits dh;
+        std::memcpy(&dh, src, 2);
+        const int8_t* qs = reinterpret_cast<const int8_t*>(src + (at == GgmlType::Q8_1 ? 4 : 2));
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) {
+          EXPECT_EQ(q[(i / 4) * 64 + k * 4 + i % 4], qs[i]) << "column " << c << " element " << i;
+          sum += qs[i];
+        }
+        EXPECT_EQ(d[k], fp16_to_fp32(dh));
+        if (at == GgmlType::Q8_1) {
+          half_bits sh;
+          std::memcpy(&sh, src + 2, 2);
+          EXPECT_EQ(d[16 + k], fp16_to_fp32(sh));
+        } else {
+          EXPECT_EQ(d[16 + k], fp16_to_fp32(dh) * static_cast<float>(sum));
+        }
+      }
+    }
+  }
+}
+
 // Q8_K activations at their edges: the extreme value's sign and first occurrence decide the
 // scale's sign, NaNs never win, infinities and denormal blocks quantize to zeros.
 TEST(QuantConvert, Q8_KEdgeCasesBitIdenticalOnEveryIsa) {
@@ -705,7 +832,13 @@ TEST(QuantTable, ActiveIsaIsTheBestAvailableOrTheOneAskedFor) {
   EXPECT_EQ(kernels_for(Isa::kAvx512) != nullptr, static_cast<bool>(__builtin_cpu_supports("avx512vnni")) &&
                                                       static_cast<bool>(__builtin_cpu_supports("avx512bw")) &&
                                                       static_cast<bool>(__builtin_cpu_supports("avx512vl")));
+  EXPECT_EQ(kernels_for(Isa::kAmx) != nullptr, kernels_for(Isa::kAvx512) != nullptr && cpu_amx_usable());
 #endif
+  // Only the AMX table has the packed GEMMs.
+  for (Isa isa : isas) {
+    EXPECT_EQ(kernels_for(isa)->gemm_packed[static_cast<int>(GgmlType::Q4_1)] != nullptr, isa == Isa::kAmx)
+        << isa_name(isa);
+  }
 }
 
 }  // namespace

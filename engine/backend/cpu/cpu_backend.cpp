@@ -20,6 +20,7 @@
 #include "engine/backend/cpu/thread_pool.h"
 #include "engine/backend/cpu/vec.h"
 #include "engine/backend/cpu/weight_kernels.h"
+#include "engine/quant/kernels.h"
 #include "moecode/engine/result.h"
 
 namespace moecode::backend {
@@ -218,12 +219,19 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     size_t a_stride = 0;
     int64_t n_blocks = 0;
     int slot = -1;  // converted-activation slot, -1 for x itself
+    const uint8_t* packed = nullptr;  // the slot's packed copy when this job's tiles use it
+    size_t group_bytes = 0;
   };
   Prepared prep[kMaxJobs];
   quant::GgmlType conv_types[kMaxJobs];
   size_t conv_offsets[kMaxJobs];
+  size_t packed_offsets[kMaxJobs];  // SIZE_MAX: the slot is not packed
   int n_conv = 0;
   size_t conv_bytes = 0;
+  // Prefill on packed activations (AMX) from packed_min_cols tokens up.
+  auto uses_packed = [&](const WeightKernels& k) { return k.gemm_packed != nullptr && n_tok >= k.packed_min_cols; };
+  const size_t group_bytes = quant::packed_group_bytes(n_in);
+  const int64_t n_groups = (n_tok + quant::kPackCols - 1) / quant::kPackCols;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const MatmulJob& job = jobs[j];
     MOE_ASSERT(job.w->n_in == n_in && job.y.rows == n_tok && job.y.cols == job.w->n_out);
@@ -241,10 +249,15 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     if (slot == n_conv) {
       conv_types[n_conv] = prep[j].k.act_type;
       conv_offsets[n_conv] = conv_bytes;
+      packed_offsets[n_conv] = SIZE_MAX;
       conv_bytes += (row_bytes * n_tok + kAlign - 1) / kAlign * kAlign;
       ++n_conv;
     }
     prep[j].slot = slot;
+    if (uses_packed(prep[j].k) && packed_offsets[slot] == SIZE_MAX) {
+      packed_offsets[slot] = conv_bytes;
+      conv_bytes += group_bytes * static_cast<size_t>(n_groups);  // a multiple of 64
+    }
   }
   uint8_t* conv_base = n_conv ? static_cast<uint8_t*>(act_scratch_.get(conv_bytes)) : nullptr;
   // Convert rows once per activation format (jobs point into the scratch).
@@ -252,18 +265,30 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     void (*fn)(const float*, void*, int64_t);
     uint8_t* dst;
     size_t row_bytes;
+    void (*pack)(int64_t, int64_t, const void*, size_t, void*);  // null: not packed
+    uint8_t* packed;
   };
   Conversion convs[kMaxJobs];
   for (int s = 0; s < n_conv; ++s) {
     for (size_t j = 0; j < jobs.size(); ++j) {
       if (prep[j].k.convert && prep[j].k.act_type == conv_types[s]) {
-        convs[s] = {prep[j].k.convert, conv_base + conv_offsets[s], prep[j].a_stride};
+        convs[s] = {prep[j].k.convert, conv_base + conv_offsets[s], prep[j].a_stride, nullptr, nullptr};
         break;
       }
+    }
+    if (packed_offsets[s] != SIZE_MAX) {
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        if (prep[j].slot == s && uses_packed(prep[j].k)) convs[s].pack = prep[j].k.pack;
+      }
+      convs[s].packed = conv_base + packed_offsets[s];
     }
   }
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (prep[j].slot >= 0) prep[j].a = conv_base + conv_offsets[prep[j].slot];
+    if (prep[j].slot >= 0 && uses_packed(prep[j].k)) {
+      prep[j].packed = convs[prep[j].slot].packed;
+      prep[j].group_bytes = group_bytes;
+    }
   }
 
   int64_t n_tasks = 0;
@@ -282,8 +307,14 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
     for (int64_t c0 = 0; c0 < n_tok; c0 += kColBlock) {
       const int64_t nc = std::min(kColBlock, n_tok - c0);
-      p.k.gemm(n_in, nr, nc, job.w->row(r0), job.w->row_bytes, p.a + c0 * p.a_stride, p.a_stride,
-               job.y.row(c0) + r0, static_cast<size_t>(job.y.stride));
+      if (p.packed) {
+        p.k.gemm_packed(n_in, nr, nc, job.w->row(r0), job.w->row_bytes,
+                        p.packed + c0 / quant::kPackCols * p.group_bytes, job.y.row(c0) + r0,
+                        static_cast<size_t>(job.y.stride));
+      } else {
+        p.k.gemm(n_in, nr, nc, job.w->row(r0), job.w->row_bytes, p.a + c0 * p.a_stride, p.a_stride,
+                 job.y.row(c0) + r0, static_cast<size_t>(job.y.stride));
+      }
     }
     if (job.bias) {
       for (int64_t t = 0; t < n_tok; ++t) {
@@ -296,8 +327,17 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     for (int s = 0; s < n_conv; ++s) convs[s].fn(x.row(t), convs[s].dst + t * convs[s].row_bytes, n_in);
   };
 
-  // Convert the activations (one row per chunk), then the tiles.
+  // Convert the activations (one row per chunk), pack them for the packed tiles (one group of
+  // 16 tokens per chunk), then the tiles.
   parallel_for(n_conv > 0 ? n_tok : 0, 1, n_tok * n_in * 4, convert_rows);
+  for (int s = 0; s < n_conv; ++s) {
+    if (!convs[s].pack) continue;
+    parallel_for(n_groups, 1, n_tok * n_in, [&](int64_t g) {
+      const int64_t c0 = g * quant::kPackCols;
+      convs[s].pack(n_in, std::min<int64_t>(quant::kPackCols, n_tok - c0), convs[s].dst + c0 * convs[s].row_bytes,
+                    convs[s].row_bytes, convs[s].packed + g * group_bytes);
+    });
+  }
   if (pool_.size() == 1 || work < kMinParallelWork) {
     for (int64_t i = 0; i < n_tasks; ++i) run_task(i);
     return;

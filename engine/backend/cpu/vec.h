@@ -1,6 +1,6 @@
 // Float vector kernels of the CPU backend (attention, norms, F32 matmuls, F16 cache rows):
 // a portable scalar table, an AVX2+FMA+F16C table and an AVX-512 (F/BW/VL) one, the best
-// chosen once from the CPU's features (MOECODE_ISA=scalar|avx2 caps the choice). Quantized dot products are not here: they
+// chosen once from the CPU's features (MOECODE_ISA=scalar|avx2 caps the choice; avx512 and amx use the AVX-512 table). Quantized dot products are not here: they
 // come from engine/quant's kernel table.
 //
 // Thread-safety: the tables are immutable; every kernel is a pure function on

@@ -44,6 +44,11 @@ bool weight_kernels(quant::GgmlType type, WeightKernels* out) {
   }
   k.gemm = table.gemm[id];
   k.to_float = table.to_float[id];
+  if (table.gemm_packed[id] && table.pack_act[act]) {
+    k.pack = table.pack_act[act];
+    k.gemm_packed = table.gemm_packed[id];
+    k.packed_min_cols = table.packed_min_cols;
+  }
   *out = k;
   return true;
 }
