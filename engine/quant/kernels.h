@@ -69,8 +69,8 @@ using ConvertToFloatFn = void (*)(const void* x, float* y, int64_t n);
 // vec_dot_type: Q8_0 or Q8_1) are rearranged once per matmul into groups of kPackCols
 // columns, so that each 32-element block of a group is one tile operand:
 //   per block: float d[16] (the columns' scales), float s[16] (d * the sum of the block's
-//   quants: what the offset formats need), then int8 q[8][16][4] (q[k][c][i] = element
-//   4k + i of column c: the "VNNI" layout of a tile's B operand).
+//   quants: what the offset formats need), then int8 q[16][32] (column c's 32 quants: the
+//   rows of a tile's A operand).
 // A group is packed_group_bytes(n) bytes; columns past the last one are zeros.
 inline constexpr int kPackCols = 16;
 // nc activation rows (row c at a + c * a_stride bytes, n elements each) -> ceil(nc / 16)

@@ -622,7 +622,7 @@ TEST(QuantDot, PackedGemmMatchesScalarDots) {
 }
 
 // The packed activations: the layout kernels.h gives (scales, s = d * sum of the quants, quants
-// in groups of 4 per column), zeros past the last column.
+// of a column in a row), zeros past the last column.
 TEST(QuantConvert, PackedActivationLayout) {
   const KernelTable* t = amx_emulated_kernel_table();
   std::mt19937 rng(5);
@@ -648,7 +648,7 @@ TEST(QuantConvert, PackedActivationLayout) {
         if (c >= nc) {
           EXPECT_EQ(d[k], 0.0f);
           EXPECT_EQ(d[16 + k], 0.0f);
-          for (int i = 0; i < 32; ++i) EXPECT_EQ(q[(i / 4) * 64 + k * 4 + i % 4], 0);
+          for (int i = 0; i < 32; ++i) EXPECT_EQ(q[k * 32 + i], 0);
           continue;
         }
         const uint8_t* src = a.data() + c * arow + b * type_traits(at).type_size;
@@ -657,7 +657,7 @@ TEST(QuantConvert, PackedActivationLayout) {
         const int8_t* qs = reinterpret_cast<const int8_t*>(src + (at == GgmlType::Q8_1 ? 4 : 2));
         int sum = 0;
         for (int i = 0; i < 32; ++i) {
-          EXPECT_EQ(q[(i / 4) * 64 + k * 4 + i % 4], qs[i]) << "column " << c << " element " << i;
+          EXPECT_EQ(q[k * 32 + i], qs[i]) << "column " << c << " element " << i;
           sum += qs[i];
         }
         EXPECT_EQ(d[k], fp16_to_fp32(dh));

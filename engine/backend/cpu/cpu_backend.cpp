@@ -305,13 +305,13 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     const int64_t r0 = task * kRowBlock;
     const int64_t nr = std::min(kRowBlock, job.w->n_out - r0);
     if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
-    for (int64_t c0 = 0; c0 < n_tok; c0 += kColBlock) {
-      const int64_t nc = std::min(kColBlock, n_tok - c0);
-      if (p.packed) {
-        p.k.gemm_packed(n_in, nr, nc, job.w->row(r0), job.w->row_bytes,
-                        p.packed + c0 / quant::kPackCols * p.group_bytes, job.y.row(c0) + r0,
-                        static_cast<size_t>(job.y.stride));
-      } else {
+    if (p.packed) {
+      // Every token in one call: the rows are unpacked once, the packed groups stream by.
+      p.k.gemm_packed(n_in, nr, n_tok, job.w->row(r0), job.w->row_bytes, p.packed, job.y.row(0) + r0,
+                      static_cast<size_t>(job.y.stride));
+    } else {
+      for (int64_t c0 = 0; c0 < n_tok; c0 += kColBlock) {
+        const int64_t nc = std::min(kColBlock, n_tok - c0);
         p.k.gemm(n_in, nr, nc, job.w->row(r0), job.w->row_bytes, p.a + c0 * p.a_stride, p.a_stride,
                  job.y.row(c0) + r0, static_cast<size_t>(job.y.stride));
       }
