@@ -400,6 +400,20 @@ TEST(VecKernels, SimdMatchesScalar) {
         const float silu = e0[i] / (1.0f + std::exp(-e0[i])) * b[i];
         EXPECT_NEAR(g[i], silu, 1e-6f * (1.0f + std::abs(silu)));
       }
+      // Softmax of scores (llama.cpp's over an F16 cache): F16 values summing to ~1, equal to the
+      // scalar one up to the double sum's order (an F16 rounding step apart at most).
+      std::vector<float> p1(n), p2(n + 1, kGuard);
+      for (int i = 0; i < n; ++i) p1[i] = p2[i] = a[i] * 12.0f - 3.0f;
+      s.softmax_f16(p1.data(), n);
+      simd->softmax_f16(p2.data(), n);
+      EXPECT_EQ(p2[n], kGuard) << "wrote past the end";
+      double total = 0;
+      for (int i = 0; i < n; ++i) {
+        EXPECT_EQ(cpu::half_to_float(cpu::float_to_half(p2[i])), p2[i]) << "not an F16 value";
+        EXPECT_NEAR(p1[i], p2[i], 1e-3f * p1[i] + 1e-7f) << i;
+        total += p2[i];
+      }
+      EXPECT_NEAR(total, 1.0, 1e-3 * n);
       std::vector<float> y1 = b, y2 = b;
       y2.push_back(kGuard);
       s.axpy_f16(y1.data(), 0.7f, h.data(), n);

@@ -729,17 +729,7 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
     alignas(64) float q16[kHeadsPerItem * kMaxHeadDim];
     load_q(t, h0, nh, q16);
     scores(q16, g, nh, 0, n_keys, s, ss);
-    for (int i = 0; i < nh; ++i) {
-      float* si = s + i * ss;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < n_keys; ++j) mx = std::max(mx, si[j]);
-      for (int64_t j = 0; j < n_keys; ++j) si[j] -= mx;
-      vk_.exp_f32(si, n_keys);
-      double sum = 0;
-      for (int64_t j = 0; j < n_keys; ++j) sum += si[j];
-      vk_.scale_f32(si, static_cast<float>(1.0 / sum), n_keys);
-      round_to_f16(si, n_keys);
-    }
+    for (int i = 0; i < nh; ++i) vk_.softmax_f16(s + i * ss, n_keys);
     alignas(64) float acc[kHeadsPerItem][kMaxHeadDimV];
     for (int i = 0; i < nh; ++i) std::memset(acc[i], 0, static_cast<size_t>(dv) * sizeof(float));
     accumulate(s, ss, g, nh, 0, n_keys, acc[0], kMaxHeadDimV);

@@ -32,6 +32,10 @@ struct VecKernels {
   void (*exp_f32)(float* x, int64_t n);
   // g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i]
   void (*silu_mul)(float* g, const float* u, int64_t n);
+  // Softmax of a row of attention scores as llama.cpp computes it over an F16 cache: e[i] =
+  // exp(x[i] - max), their sum in double, x[i] = e[i] * float(1 / sum) rounded to an F16
+  // value (n >= 1). The SIMD tables sum in several double lanes (a different order).
+  void (*softmax_f16)(float* x, int64_t n);
   // Attention over a block of nb cached keys for nh <= 4 query heads (one KV group):
   //   scores:     s[i * ss + j] = scale * <q + i * qs, k_j>          (k_j = row j of k)
   //   accumulate: acc[i * as + c] += sum_j p[i * ps + j] * v_j[c]    (v_j = row j of v)

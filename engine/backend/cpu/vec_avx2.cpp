@@ -147,6 +147,43 @@ void exp_f32(float* x, int64_t n) {
   }
 }
 
+void softmax_f16(float* x, int64_t n) {
+  // The tail, padded: with -inf it changes no maximum, and its exponentials are zeros.
+  const int64_t full = n / 8 * 8;
+  alignas(32) float t[8];
+  for (int k = 0; k < 8; ++k) t[k] = full + k < n ? x[full + k] : -__builtin_inff();
+  __m256 m = _mm256_load_ps(t);
+  for (int64_t i = 0; i < full; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const __m256 mx = _mm256_set1_ps(_mm_cvtss_f32(m4));
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  auto exp_row = [&](float* p) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p), mx));
+    _mm256_storeu_ps(p, e);
+    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  };
+  for (int64_t i = 0; i < full; i += 8) exp_row(x + i);
+  if (full < n) {
+    exp_row(t);
+    // exp(-inf - mx) is 0 here; the padding adds nothing.
+  }
+  const __m256d s = _mm256_add_pd(s0, s1);
+  __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+  s2 = _mm_add_sd(s2, _mm_unpackhi_pd(s2, s2));
+  const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / _mm_cvtsd_f64(s2)));
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int64_t i = 0; i < full; i += 8) {
+    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv), kRound)));
+  }
+  if (full < n) {
+    _mm256_store_ps(t, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_load_ps(t), inv), kRound)));
+    for (int64_t j = full; j < n; ++j) x[j] = t[j - full];
+  }
+}
+
 void silu_mul(float* g, const float* u, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -340,7 +377,7 @@ void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
 
 const VecKernels kAvx2 = {
     "avx2",     dot_f32,  dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16,
-    f16_to_f32, sum_squares, exp_f32, silu_mul, attn_scores, attn_accumulate, gemm_f32,
+    f16_to_f32, sum_squares, exp_f32, silu_mul, softmax_f16, attn_scores, attn_accumulate, gemm_f32,
 };
 
 }  // namespace

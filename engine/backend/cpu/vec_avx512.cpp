@@ -153,6 +153,39 @@ void exp_f32(float* x, int64_t n) {
   }
 }
 
+void softmax_f16(float* x, int64_t n) {
+  const int64_t full = n / 16 * 16;
+  const __mmask16 tm = tail_mask(n - full);
+  __m512 m = _mm512_set1_ps(-__builtin_inff());
+  for (int64_t i = 0; i < full; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+  if (full < n) m = _mm512_mask_max_ps(m, tm, m, _mm512_maskz_loadu_ps(tm, x + full));
+  const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  auto add = [&](__m512 e) {
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+  };
+  for (int64_t i = 0; i < full; i += 16) {
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), mx));
+    _mm512_storeu_ps(x + i, e);
+    add(e);
+  }
+  if (full < n) {
+    const __m512 e = _mm512_maskz_mov_ps(tm, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tm, x + full), mx)));
+    _mm512_mask_storeu_ps(x + full, tm, e);
+    add(e);
+  }
+  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(s0, s1))));
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int64_t i = 0; i < full; i += 16) {
+    _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(_mm512_loadu_ps(x + i), inv), kRound)));
+  }
+  if (full < n) {
+    const __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(tm, x + full), inv);
+    _mm512_mask_storeu_ps(x + full, tm, _mm512_cvtph_ps(_mm512_cvtps_ph(y, kRound)));
+  }
+}
+
 inline __m512 silu_mul_ps(__m512 x, __m512 u) {
   const __m512 e = exp_ps(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
   return _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
@@ -343,7 +376,7 @@ void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
 
 const VecKernels kAvx512 = {
     "avx512",   dot_f32,  dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16,
-    f16_to_f32, sum_squares, exp_f32, silu_mul, attn_scores, attn_accumulate, gemm_f32,
+    f16_to_f32, sum_squares, exp_f32, silu_mul, softmax_f16, attn_scores, attn_accumulate, gemm_f32,
 };
 
 }  // namespace

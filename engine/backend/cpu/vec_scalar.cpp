@@ -1,4 +1,5 @@
 // Portable vector kernels (the reference for vec_avx2.cpp) and the run-time choice.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -118,6 +119,17 @@ void silu_mul(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+void softmax_f16(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  for (int64_t i = 0; i < n; ++i) x[i] -= mx;
+  exp_f32(x, n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] = half_to_float(float_to_half(x[i] * inv));
+}
+
 inline float cache_at(const void* row, bool f16, int c) {
   return f16 ? half_to_float(static_cast<const uint16_t*>(row)[c]) : static_cast<const float*>(row)[c];
 }
@@ -155,7 +167,7 @@ void gemm_f32(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
 
 const VecKernels kScalar = {
     "scalar", dot_f32,  dot_f16_f32, axpy_f32, axpy_f16, scale_f32, f32_to_f16,
-    f16_to_f32, sum_squares, exp_f32, silu_mul, attn_scores, attn_accumulate, gemm_f32,
+    f16_to_f32, sum_squares, exp_f32, silu_mul, softmax_f16, attn_scores, attn_accumulate, gemm_f32,
 };
 
 // The best table the CPU runs, capped by MOECODE_ISA=scalar|avx2 as engine/quant's tables are
