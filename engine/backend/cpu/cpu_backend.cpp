@@ -141,6 +141,7 @@ class CpuBackend final : public Backend {
  private:
   // attention() over an F16 cache (llama.cpp's arithmetic there, see the definition).
   void attention_f16(const AttentionArgs& args);
+  int64_t row_block(int64_t n_out, int64_t n_tok) const;
   // x[0..n) rounded to F16 values, in place.
   void round_to_f16(float* x, int64_t n) const {
     uint16_t h[256];
@@ -205,6 +206,15 @@ void CpuBackend::rms_norm(Mat x, const float* g, float eps, Mat out) {
   });
 }
 
+// Weight rows per matmul work item: 16 in prefill (each item's rows meet every token); in
+// decode (a token or two) long ranges, about 4 items per thread, so that the kernels' row
+// streams are long enough for the hardware prefetchers (quant/kernels.h).
+int64_t CpuBackend::row_block(int64_t n_out, int64_t n_tok) const {
+  if (n_tok > 2) return kRowBlock;
+  const int64_t per = n_out / (4 * static_cast<int64_t>(pool_.size()));
+  return std::max(kRowBlock, per / kRowBlock * kRowBlock);
+}
+
 void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
   MOE_ASSERT(!jobs.empty() && jobs.size() <= kMaxJobs);
   const int64_t n_tok = x.rows;
@@ -218,6 +228,7 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     const uint8_t* a = nullptr;
     size_t a_stride = 0;
     int64_t n_blocks = 0;
+    int64_t rows = kRowBlock;  // weight rows per work item
     int slot = -1;  // converted-activation slot, -1 for x itself
     const uint8_t* packed = nullptr;  // the slot's packed copy when this job's tiles use it
     size_t group_bytes = 0;
@@ -236,7 +247,8 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     const MatmulJob& job = jobs[j];
     MOE_ASSERT(job.w->n_in == n_in && job.y.rows == n_tok && job.y.cols == job.w->n_out);
     MOE_ASSERT(kernels(job.w->type, &prep[j].k));
-    prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
+    prep[j].rows = row_block(job.w->n_out, n_tok);
+    prep[j].n_blocks = (job.w->n_out + prep[j].rows - 1) / prep[j].rows;
     if (prep[j].k.convert == nullptr) {
       prep[j].a = reinterpret_cast<const uint8_t*>(x.data);
       prep[j].a_stride = static_cast<size_t>(x.stride) * sizeof(float);
@@ -302,8 +314,8 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     while (task >= prep[j].n_blocks) task -= prep[j++].n_blocks;
     const MatmulJob& job = jobs[j];
     const Prepared& p = prep[j];
-    const int64_t r0 = task * kRowBlock;
-    const int64_t nr = std::min(kRowBlock, job.w->n_out - r0);
+    const int64_t r0 = task * p.rows;
+    const int64_t nr = std::min(p.rows, job.w->n_out - r0);
     if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
     if (p.packed) {
       // Every token in one call: the rows are unpacked once, the packed groups stream by.
@@ -761,6 +773,7 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
     size_t a_stride = 0;
     int slot = 0;
     int64_t n_blocks = 0;
+    int64_t rows = kRowBlock;  // weight rows per work item
   };
   Prepared prep[kMaxJobs];
   quant::GgmlType slot_types[kMaxJobs];
@@ -773,7 +786,13 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
     const MatmulJob& job = a.jobs[j];
     MOE_ASSERT(job.w->n_in == n_in && job.w->n_mat == n_expert && job.y.rows == n_assign && job.y.cols == job.w->n_out);
     MOE_ASSERT(kernels(job.w->type, &prep[j].k));
-    prep[j].n_blocks = (job.w->n_out + kRowBlock - 1) / kRowBlock;
+    // Decode (about one row per active expert): long row ranges, about 4 items per thread over
+    // all the active experts' matrices (see row_block).
+    const int64_t n_act = std::max<int64_t>(1, static_cast<int64_t>(active_.size()));
+    prep[j].rows = n_assign <= 2 * n_act
+                       ? std::min(job.w->n_out, std::max(kRowBlock, row_block(job.w->n_out * n_act, 1) / n_act))
+                       : kRowBlock;
+    prep[j].n_blocks = (job.w->n_out + prep[j].rows - 1) / prep[j].rows;
     const quant::GgmlType at = prep[j].k.act_type;
     const size_t row_bytes = prep[j].k.convert ? type_row_bytes(at, n_in) : static_cast<size_t>(n_in) * sizeof(float);
     prep[j].a_stride = row_bytes;
@@ -802,15 +821,15 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
     MOE_ASSERT(r >= 0 && r < a.x.rows);
     for (int s = 0; s < n_slots; ++s) slot_fns[s](a.x.row(r), base + slot_offsets[s] + i * slot_strides[s], n_in);
   };
-  // Task: (job, active expert, block of 16 weight rows), job-major.
+  // Task: (job, active expert, block of weight rows), job-major.
   auto run_task = [&](int64_t task) {
     size_t j = 0;
     while (task >= prep[j].n_blocks * n_active) task -= prep[j++].n_blocks * n_active;
     const MatmulJob& job = a.jobs[j];
     const Prepared& p = prep[j];
     const int32_t e = active_[task / p.n_blocks];
-    const int64_t r0 = (task % p.n_blocks) * kRowBlock;
-    const int64_t nr = std::min(kRowBlock, job.w->n_out - r0);
+    const int64_t r0 = (task % p.n_blocks) * p.rows;
+    const int64_t nr = std::min(p.rows, job.w->n_out - r0);
     const int64_t i0 = a.offsets[e], n_rows = a.offsets[e + 1] - i0;
     if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
     const uint8_t* act = base + slot_offsets[p.slot] + i0 * p.a_stride;
