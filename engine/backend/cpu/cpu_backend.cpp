@@ -206,11 +206,11 @@ void CpuBackend::rms_norm(Mat x, const float* g, float eps, Mat out) {
   });
 }
 
-// Weight rows per matmul work item: 16 in prefill (each item's rows meet every token); in
-// decode (a token or two) long ranges, about 4 items per thread, so that the kernels' row
-// streams are long enough for the hardware prefetchers (quant/kernels.h).
+// Weight rows per matmul work item: 16 in prefill (from 16 tokens up); in decode and small
+// batches (speculative verification) long ranges, about 4 items per thread, so that the
+// kernels' row streams are long enough for the hardware prefetchers (quant/kernels.h).
 int64_t CpuBackend::row_block(int64_t n_out, int64_t n_tok) const {
-  if (n_tok > 2) return kRowBlock;
+  if (n_tok >= 16) return kRowBlock;
   const int64_t per = n_out / (4 * static_cast<int64_t>(pool_.size()));
   return std::max(kRowBlock, per / kRowBlock * kRowBlock);
 }
