@@ -200,6 +200,20 @@ void silu_mul(float* g, const float* u, int64_t n) {
   }
 }
 
+// [sum(a0), sum(a1), sum(a2), sum(a3)]: the four reductions share their shuffles (lanes are
+// added in another order than hsum's).
+inline __m128 hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  // Per 128-bit lane: [a0.0 + a0.2, a1.0 + a1.2, a0.1 + a0.3, a1.1 + a1.3], the same for a2, a3.
+  const __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  const __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  // Per 128-bit lane: the partial sums of a0, a1, a2, a3.
+  const __m512 y = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))),
+                                 _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23))));
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(y),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(y), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 // 16 elements of a cache row as floats.
 template <bool F16>
 inline __m512 cache16(const uint8_t* row, int c) {
@@ -228,8 +242,14 @@ void attn_scores_nh(const float* q, int64_t qs, const uint8_t* k, size_t stride,
         for (int i = 0; i < NH; ++i) acc[i][b] = _mm512_fmadd_ps(kv, qv[i], acc[i][b]);
       }
     }
-    for (int i = 0; i < NH; ++i)
-      for (int b = 0; b < KB; ++b) s[i * ss + j + b] = hsum(acc[i][b]) * scale;
+    if constexpr (KB == 4) {
+      for (int i = 0; i < NH; ++i) {
+        _mm_storeu_ps(s + i * ss + j, _mm_mul_ps(hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), _mm_set1_ps(scale)));
+      }
+    } else {
+      for (int i = 0; i < NH; ++i)
+        for (int b = 0; b < KB; ++b) s[i * ss + j + b] = hsum(acc[i][b]) * scale;
+    }
   }
   for (; j < nb; ++j) {
     const uint8_t* kr = k + j * stride;
