@@ -477,6 +477,45 @@ TEST(QuantDot, ScalarDotEqualsDequantizedDot) {
   }
 }
 
+// rows x cols dot products of weight type wt: weight rows w (row r at r * wstride) and
+// activation rows a (column c at c * astride), each row padded by 4 bytes (rows keep their
+// blocks' alignment, <= 4, but not a SIMD width's), with the scalar table's dots (want) and
+// their magnitudes (mag), both [r * cols + c].
+struct DotMatrices {
+  size_t wstride = 0, astride = 0;
+  Bytes w, a;
+  std::vector<Bytes> wrows, arows;
+  std::vector<double> want, mag;
+};
+
+DotMatrices make_dot_matrices(std::mt19937& rng, GgmlType wt, int64_t n, int rows, int cols) {
+  const GgmlType at = vec_dot_type(wt);
+  DotMatrices m;
+  const size_t wrow = row_size(wt, n), arow = row_size(at, n);
+  m.wstride = wrow + 4;
+  m.astride = arow + 4;
+  m.w.assign(m.wstride * rows, 0xee);
+  m.a.assign(m.astride * cols, 0xee);
+  for (int r = 0; r < rows; ++r) {
+    m.wrows.push_back(make_weights(rng, wt, n));
+    std::memcpy(m.w.data() + r * m.wstride, m.wrows.back().data(), wrow);
+  }
+  for (int c = 0; c < cols; ++c) {
+    m.arows.push_back(make_activations(rng, at, n, m.wrows[0], wt));
+    std::memcpy(m.a.data() + c * m.astride, m.arows.back().data(), arow);
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      float v = 0;
+      scalar_kernel_table().vec_dot[static_cast<int>(wt)](n, &v, m.wrows[r].data(), m.arows[c].data());
+      EXPECT_TRUE(std::isfinite(v)) << type_name(wt);
+      m.want.push_back(v);
+      m.mag.push_back(magnitude(wt, at, n, m.wrows[r], m.arows[c]));
+    }
+  }
+  return m;
+}
+
 // Tiles of every shape (decode nc = 1, prefill tiles, odd row/column tails, padded strides
 // that break SIMD alignment) against the scalar reference dots, within the tolerances of
 // EverySimdDotMatchesScalar, and against the same table's vec_dot; nothing outside the
@@ -492,33 +531,14 @@ TEST(QuantDot, GemmTilesMatchScalarDots) {
                 {5, 6}, {8, 8}, {3, 9}, {13, 9}, {12, 5}};
   int checked = 0;
   for (GgmlType wt : kDotTypes) {
-    const GgmlType at = vec_dot_type(wt);
     const double tol = (wt == GgmlType::F16 || wt == GgmlType::BF16) ? 1e-3 : 1e-5;
     const int64_t bs = type_traits(wt).block_size;
     for (int64_t n : {bs == 1 ? int64_t{37} : bs, bs == 1 ? int64_t{100} : bs * 5}) {
-      const size_t wrow = row_size(wt, n), arow = row_size(at, n);
-      // Padded by 4 bytes: rows keep their blocks' alignment (<= 4) but not a SIMD width's.
-      const size_t wstride = wrow + 4, astride = arow + 4;
-      Bytes w(wstride * kRows, 0xee), a(astride * kCols, 0xee);
-      std::vector<Bytes> wrows, arows;
-      for (int r = 0; r < kRows; ++r) {
-        wrows.push_back(make_weights(rng, wt, n));
-        std::memcpy(w.data() + r * wstride, wrows.back().data(), wrow);
-      }
-      for (int c = 0; c < kCols; ++c) {
-        arows.push_back(make_activations(rng, at, n, wrows[0], wt));
-        std::memcpy(a.data() + c * astride, arows.back().data(), arow);
-      }
-      double want[kRows][kCols], mag[kRows][kCols];
-      for (int r = 0; r < kRows; ++r) {
-        for (int c = 0; c < kCols; ++c) {
-          float v = 0;
-          scalar_kernel_table().vec_dot[static_cast<int>(wt)](n, &v, wrows[r].data(), arows[c].data());
-          want[r][c] = v;
-          mag[r][c] = magnitude(wt, at, n, wrows[r], arows[c]);
-          ASSERT_TRUE(std::isfinite(v)) << type_name(wt);
-        }
-      }
+      const DotMatrices m = make_dot_matrices(rng, wt, n, kRows, kCols);
+      const size_t wstride = m.wstride, astride = m.astride;
+      const Bytes &w = m.w, &a = m.a;
+      auto want = [&](int64_t r, int64_t c) { return m.want[r * kCols + c]; };
+      auto mag = [&](int64_t r, int64_t c) { return m.mag[r * kCols + c]; };
       for (const KernelTable* t : tables) {
         for (const auto& sh : shapes) {
           const size_t out_stride = static_cast<size_t>(sh.nr) + 2;
@@ -529,10 +549,10 @@ TEST(QuantDot, GemmTilesMatchScalarDots) {
               const float got = out[c * out_stride + r];
               float one = 0;
               t->vec_dot[static_cast<int>(wt)](n, &one, w.data() + r * wstride, a.data() + c * astride);
-              const double bound = tol * mag[r][c] + 1e-30;
-              EXPECT_LE(std::fabs(got - want[r][c]), bound)
+              const double bound = tol * mag(r, c) + 1e-30;
+              EXPECT_LE(std::fabs(got - want(r, c)), bound)
                   << table_name(t) << " " << type_name(wt) << " n=" << n << " tile " << sh.nr << "x" << sh.nc
-                  << " at (" << r << "," << c << ") got " << got << " want " << want[r][c];
+                  << " at (" << r << "," << c << ") got " << got << " want " << want(r, c);
               EXPECT_LE(std::fabs(static_cast<double>(got) - one), bound)
                   << table_name(t) << " " << type_name(wt) << " gemm vs vec_dot at (" << r << "," << c << ")";
               ++checked;
@@ -565,27 +585,9 @@ TEST(QuantDot, PackedGemmMatchesScalarDots) {
   for (GgmlType wt : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1}) {
     const GgmlType at = vec_dot_type(wt);
     for (int64_t n : {int64_t{32}, int64_t{32 * 7}}) {
-      const size_t wrow = row_size(wt, n), arow = row_size(at, n);
-      const size_t wstride = wrow + 4, astride = arow + 4;
-      Bytes w(wstride * kRows, 0xee), a(astride * kCols, 0xee);
-      std::vector<Bytes> wrows, arows;
-      for (int r = 0; r < kRows; ++r) {
-        wrows.push_back(make_weights(rng, wt, n));
-        std::memcpy(w.data() + r * wstride, wrows.back().data(), wrow);
-      }
-      for (int c = 0; c < kCols; ++c) {
-        arows.push_back(make_activations(rng, at, n, wrows[0], wt));
-        std::memcpy(a.data() + c * astride, arows.back().data(), arow);
-      }
-      std::vector<double> want(kRows * kCols), mag(kRows * kCols);
-      for (int r = 0; r < kRows; ++r) {
-        for (int c = 0; c < kCols; ++c) {
-          float v = 0;
-          scalar_kernel_table().vec_dot[static_cast<int>(wt)](n, &v, wrows[r].data(), arows[c].data());
-          want[r * kCols + c] = v;
-          mag[r * kCols + c] = magnitude(wt, at, n, wrows[r], arows[c]);
-        }
-      }
+      const DotMatrices m = make_dot_matrices(rng, wt, n, kRows, kCols);
+      const std::vector<double>& want = m.want;
+      const std::vector<double>& mag = m.mag;
       const size_t gbytes = packed_group_bytes(n);
       const int64_t groups = (kCols + kPackCols - 1) / kPackCols;
       for (const auto& [t, name] : tables) {
@@ -594,13 +596,13 @@ TEST(QuantDot, PackedGemmMatchesScalarDots) {
         EXPECT_GE(t->packed_min_cols, 1) << name;
         Bytes storage(gbytes * groups + 64, 0xcd);
         uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
-        t->pack_act[static_cast<int>(at)](n, kCols, a.data(), astride, packed);
+        t->pack_act[static_cast<int>(at)](n, kCols, m.a.data(), m.astride, packed);
         for (const auto& sh : shapes) {
           ASSERT_EQ(sh.c0 % kPackCols, 0);
           const size_t out_stride = static_cast<size_t>(sh.nr) + 2;
           std::vector<float> out(out_stride * static_cast<size_t>(sh.nc) + 1, -7.0f);
-          t->gemm_packed[static_cast<int>(wt)](n, sh.nr, sh.nc, w.data(), wstride, packed + sh.c0 / kPackCols * gbytes,
-                                               out.data(), out_stride);
+          t->gemm_packed[static_cast<int>(wt)](n, sh.nr, sh.nc, m.w.data(), m.wstride,
+                                               packed + sh.c0 / kPackCols * gbytes, out.data(), out_stride);
           for (int64_t c = 0; c < sh.nc; ++c) {
             for (int64_t r = 0; r < sh.nr; ++r) {
               const size_t k = static_cast<size_t>(r * kCols + sh.c0 + c);
