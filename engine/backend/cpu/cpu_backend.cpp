@@ -231,7 +231,6 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     int64_t rows = kRowBlock;  // weight rows per work item
     int slot = -1;  // converted-activation slot, -1 for x itself
     const uint8_t* packed = nullptr;  // the slot's packed copy when this job's tiles use it
-    size_t group_bytes = 0;
   };
   Prepared prep[kMaxJobs];
   quant::GgmlType conv_types[kMaxJobs];
@@ -297,10 +296,7 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
   }
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (prep[j].slot >= 0) prep[j].a = conv_base + conv_offsets[prep[j].slot];
-    if (prep[j].slot >= 0 && uses_packed(prep[j].k)) {
-      prep[j].packed = convs[prep[j].slot].packed;
-      prep[j].group_bytes = group_bytes;
-    }
+    if (prep[j].slot >= 0 && uses_packed(prep[j].k)) prep[j].packed = convs[prep[j].slot].packed;
   }
 
   int64_t n_tasks = 0;
