@@ -82,7 +82,7 @@ int run_index(const IndexArgs& args) {
     std::sort(files.begin(), files.end(), [](auto* a, auto* b) { return a->path < b->path; });
     for (const auto* f : files) {
       for (const auto& d : f->symbols.definitions) {
-        std::string name = d.container.empty() ? d.name : d.container + "." + d.name;
+        std::string name = d.container.empty() ? d.name.str() : d.container.str() + "." + d.name.str();
         fmt::print("{}:{}: {} {}\n", f->path, d.range.start.row + 1, workspace::symbol_kind_name(d.kind), name);
       }
     }

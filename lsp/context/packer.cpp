@@ -438,7 +438,7 @@ struct ContextEngine::Impl {
           if (r.imported_files.count(f->id)) conf = 0.8;
           if (named != r.imported_names.end() && named->second.count(f->id)) conf = 1.0;
           if (!d.container.empty()) {
-            auto c = r.imported_names.find(d.container);
+            auto c = r.imported_names.find(d.container.str());
             if (c != r.imported_names.end() && c->second.count(f->id)) conf = std::max(conf, 0.95);
           }
         }

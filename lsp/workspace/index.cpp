@@ -27,6 +27,8 @@ struct StrHash {
 };
 template <typename V>
 using StrMap = std::unordered_map<std::string, V, StrHash, std::equal_to<>>;
+template <typename V>
+using NameMap = std::unordered_map<Name, V, NameHash>;
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -94,14 +96,14 @@ bool edits_consistent(std::string_view old_text, std::string_view new_text, std:
   return true;
 }
 
-// A file's distinct reference names, sorted, with how often each occurs. The views point
-// into `symbols`, which must outlive the result (and not be moved from).
-using NameCounts = std::vector<std::pair<std::string_view, uint32_t>>;
+// A file's distinct reference names with how often each occurs (in no particular order).
+using NameCounts = std::vector<std::pair<Name, uint32_t>>;
 NameCounts count_reference_names(const FileSymbols& symbols) {
-  std::vector<std::string_view> names;
+  std::vector<Name> names;
   names.reserve(symbols.references.size());
   for (const auto& r : symbols.references) names.push_back(r.name);
-  std::sort(names.begin(), names.end());
+  // Any order that groups equal names will do: sort the handles, not the texts.
+  std::sort(names.begin(), names.end(), [](Name a, Name b) { return a.data() < b.data(); });
   NameCounts out;
   for (size_t i = 0; i < names.size();) {
     size_t j = i;
@@ -118,8 +120,8 @@ struct Published {
   size_t n_live = 0;
   StrMap<FileId> by_abs;
   StrMap<FileId> by_display;
-  StrMap<std::vector<DefRef>> defs_by_name;
-  StrMap<std::vector<RefCount>> refs_by_name;
+  NameMap<std::vector<DefRef>> defs_by_name;
+  NameMap<std::vector<RefCount>> refs_by_name;
   PathTable paths;
 
   // `counted`: the file's reference names with their counts (count_reference_names), when
@@ -135,7 +137,7 @@ struct Published {
     }
     for (const auto& [name, n] : *counted) {
       auto it = refs_by_name.find(name);
-      if (it == refs_by_name.end()) it = refs_by_name.emplace(std::string(name), std::vector<RefCount>{}).first;
+      if (it == refs_by_name.end()) it = refs_by_name.emplace(name, std::vector<RefCount>{}).first;
       it->second.push_back({f.id, n});
     }
   }
@@ -374,7 +376,7 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     auto& e = results[i];
     if (!e) continue;
     e->version = gen;
-    const NameCounts counted = std::move(ref_counts[i]);  // views into e->symbols
+    const NameCounts counted = std::move(ref_counts[i]);
     fresh.put(std::move(e), &counted);
   }
   for (const auto& [abs, doc] : impl_->docs) {
@@ -689,7 +691,9 @@ const FileEntry* SymbolIndex::View::find(std::string_view path) const {
 
 std::span<const DefRef> SymbolIndex::View::definitions(std::string_view name) const {
   const auto& m = index_->impl_->pub.defs_by_name;
-  auto it = m.find(name);
+  const std::optional<Name> key = Name::find(name);
+  if (!key) return {};
+  auto it = m.find(*key);
   return it == m.end() ? std::span<const DefRef>() : std::span<const DefRef>(it->second);
 }
 
@@ -699,7 +703,9 @@ const Definition& SymbolIndex::View::definition(DefRef ref) const {
 
 std::span<const RefCount> SymbolIndex::View::referencing_files(std::string_view name) const {
   const auto& m = index_->impl_->pub.refs_by_name;
-  auto it = m.find(name);
+  const std::optional<Name> key = Name::find(name);
+  if (!key) return {};
+  auto it = m.find(*key);
   return it == m.end() ? std::span<const RefCount>() : std::span<const RefCount>(it->second);
 }
 

@@ -195,15 +195,20 @@ class Reader {
 // The string table of one shard: each distinct string once, by first use.
 class StringTable {
  public:
-  uint32_t id(const std::string& s) {
-    auto [it, added] = ids_.try_emplace(s, static_cast<uint32_t>(strings_.size()));
-    if (added) strings_.push_back(&it->first);
+  uint32_t id(std::string_view s) {
+    if (auto it = ids_.find(s); it != ids_.end()) return it->second;
+    auto it = ids_.emplace(std::string(s), static_cast<uint32_t>(strings_.size())).first;
+    strings_.push_back(&it->first);
     return it->second;
   }
   const std::vector<const std::string*>& strings() const { return strings_; }
 
  private:
-  std::unordered_map<std::string, uint32_t> ids_;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
   std::vector<const std::string*> strings_;
 };
 
@@ -365,22 +370,32 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
     *into = strings[id];
     return true;
   };
+  // Names are interned once per shard string, on first use.
+  std::vector<Name> names(strings.size());
+  std::vector<uint8_t> interned(strings.size(), 0);
+  auto name = [&](Name* into) {
+    uint32_t id = 0;
+    if (!r.u32(&id) || id >= strings.size()) return false;
+    if (!interned[id]) names[id] = Name(strings[id]), interned[id] = 1;
+    *into = names[id];
+    return true;
+  };
   constexpr size_t kRangeBytes = 6;  // six varints of one byte at least
   SourceRange prev;
   if (!r.count(&n, 1 + 1 + 2 * kRangeBytes + 1 + 1)) return false;
   s.definitions.resize(n);
   for (auto& d : s.definitions) {
-    if (!str(&d.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(SymbolKind::kVariable)) return false;
+    if (!name(&d.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(SymbolKind::kVariable)) return false;
     d.kind = static_cast<SymbolKind>(kind);
     if (!r.range(&d.range, &prev)) return false;
     SourceRange name_prev = d.range;
-    if (!r.range(&d.name_range, &name_prev) || !str(&d.container) || !str(&d.signature)) return false;
+    if (!r.range(&d.name_range, &name_prev) || !name(&d.container) || !str(&d.signature)) return false;
   }
   prev = {};
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
   s.references.resize(n);
   for (auto& ref : s.references) {
-    if (!str(&ref.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(ReferenceKind::kOther)) return false;
+    if (!name(&ref.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(ReferenceKind::kOther)) return false;
     ref.kind = static_cast<ReferenceKind>(kind);
     if (!r.range(&ref.range, &prev)) return false;
   }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lsp/workspace/name.h"
 #include "lsp/workspace/text_edit.h"
 
 namespace moecode::workspace {
@@ -52,18 +53,18 @@ struct SourceRange {
 };
 
 struct Definition {
-  std::string name;
+  Name name;
   SymbolKind kind = SymbolKind::kFunction;
   SourceRange range;       // the whole definition node
   SourceRange name_range;  // the name
-  std::string container;   // enclosing class / impl / namespace name ("" at top level)
+  Name container;          // enclosing class / impl / namespace name ("" at top level)
   std::string signature;   // source from the definition's start to its body (<= a few lines),
                            // secrets redacted
   bool operator==(const Definition&) const = default;
 };
 
 struct Reference {
-  std::string name;
+  Name name;
   ReferenceKind kind = ReferenceKind::kCall;
   SourceRange range;  // the name
   bool operator==(const Reference&) const = default;

@@ -582,7 +582,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
       case Role::kDefinition: {
         if (!has_name) break;
         PendingDef d;
-        d.def.name = std::string(node_text(name_node, text));
+        d.def.name = node_text(name_node, text);
         if (d.def.name.empty()) break;
         d.def.kind = role->def_kind;
         d.def.range = range_of(role_node);
@@ -590,7 +590,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
         d.header_end = header_end_of(role_node, text);
         d.def.signature = signature_from(text, d.def.range.start_byte, d.header_end, secrets);
         d.explicit_container = has_container;
-        if (has_container) d.def.container = std::string(node_text(container_node, text));
+        if (has_container) d.def.container = node_text(container_node, text);
         d.pattern = m.pattern_index;
         c.defs.push_back(std::move(d));
         break;
@@ -598,7 +598,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
       case Role::kReference: {
         if (!has_name) break;
         PendingRef r;
-        r.ref.name = std::string(node_text(name_node, text));
+        r.ref.name = node_text(name_node, text);
         if (r.ref.name.empty()) break;
         r.ref.kind = role->ref_kind;
         r.ref.range = range_of(name_node);
@@ -608,7 +608,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
       }
       case Role::kScope:
         if (has_name) {
-          c.scopes.push_back({range_of(role_node), ts_node_end_byte(name_node), std::string(node_text(name_node, text))});
+          c.scopes.push_back({range_of(role_node), ts_node_end_byte(name_node), Name(node_text(name_node, text))});
         }
         break;
       case Role::kImport: {

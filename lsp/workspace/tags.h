@@ -46,7 +46,7 @@ struct TagState {
   struct Scope {
     SourceRange range;
     uint32_t header_end = 0;  // end of the scope's name
-    std::string name;
+    Name name;
   };
   std::vector<Scope> scopes;       // @scope items (Rust impl blocks), by position
   std::vector<ByteSpan> secrets;   // the text's secret spans

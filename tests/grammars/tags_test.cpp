@@ -34,10 +34,10 @@ std::vector<std::string> format_tags(const FileSymbols& s) {
   std::vector<std::string> out;
   for (const auto& d : s.definitions) {
     out.push_back("def " + std::string(workspace::symbol_kind_name(d.kind)) + " " +
-                  (d.container.empty() ? "" : d.container + ".") + d.name + " " + std::to_string(d.range.start.row + 1));
+                  (d.container.empty() ? "" : d.container.str() + ".") + d.name.str() + " " + std::to_string(d.range.start.row + 1));
   }
   for (const auto& r : s.references) {
-    out.push_back("ref " + std::string(workspace::reference_kind_name(r.kind)) + " " + r.name + " " +
+    out.push_back("ref " + std::string(workspace::reference_kind_name(r.kind)) + " " + r.name.str() + " " +
                   std::to_string(r.range.start.row + 1));
   }
   for (const auto& i : s.imports) {
@@ -129,7 +129,7 @@ TEST(GrammarsTest, PredicatesAreEvaluated) {
     ts_tree_delete(t);
     ts_parser_delete(p);
     std::vector<std::string> names;
-    for (const auto& d : syms.definitions) names.push_back(d.name);
+    for (const auto& d : syms.definitions) names.push_back(d.name.str());
     return names;
   };
   const std::string fn = "((function_definition name: (identifier) @name) @definition.function ";
