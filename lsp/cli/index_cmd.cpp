@@ -117,6 +117,8 @@ int run_index(const IndexArgs& args) {
     j["files_per_s"] = files_per_s;
     j["symbols_per_s"] = symbols_per_s;
     j["peak_rss_bytes"] = rss;
+    const workspace::Name::PoolStats names = workspace::Name::pool_stats();
+    j["names"] = {{"distinct", names.n_names}, {"pool_bytes", names.n_bytes}};
     fmt::print("{}\n", j.dump());
     return 0;
   }

@@ -102,7 +102,8 @@ Pool& pool() {
   return *p;
 }
 
-size_t shard_of(size_t hash) { return (hash >> 7) % kShards; }
+// The top bits pick the shard; the tables index with the low bits, which stay independent.
+size_t shard_of(size_t hash) { return (hash >> 58) % kShards; }
 
 }  // namespace
 

@@ -42,7 +42,8 @@ TEST(Name, ComparesWithStrings) {
   EXPECT_TRUE(n == "compare_me");
   EXPECT_TRUE(n == std::string("compare_me"));
   EXPECT_TRUE(n == std::string_view("compare_me"));
-  EXPECT_FALSE(n != std::string("compare_mf"));
+  EXPECT_TRUE(n != std::string("compare_mf"));
+  EXPECT_FALSE(n != std::string("compare_me"));
   EXPECT_EQ(fmt::format("[{}]", n), "[compare_me]");
   // Text that only looks the same up to a NUL is another name.
   EXPECT_NE(Name(std::string_view("nul\0a", 5)), Name(std::string_view("nul\0b", 5)));
