@@ -66,12 +66,13 @@ assist::CallerLookup index_callers(std::shared_ptr<workspace::SymbolIndex> index
       }
       for (const workspace::Reference& ref : f->symbols.references) {
         if (ref.name != symbol || static_cast<int>(out.size()) >= max) continue;
-        const int row = static_cast<int>(ref.range.start.row);
+        const workspace::SourceRange range = ref.range();
+        const int row = static_cast<int>(range.start.row);
         // The calling definition (the smallest that contains the call), unless it is the
         // symbol's own definition (recursion) in the same file.
         const workspace::Definition* caller = nullptr;
         for (const workspace::Definition& d : f->symbols.definitions) {
-          if (d.range.start_byte <= ref.range.start_byte && ref.range.end_byte <= d.range.end_byte &&
+          if (d.range.start_byte <= range.start_byte && range.end_byte <= d.range.end_byte &&
               (!caller || d.range.end_byte - d.range.start_byte < caller->range.end_byte - caller->range.start_byte)) {
             caller = &d;
           }

@@ -641,7 +641,7 @@ std::string SymbolIndex::debug_dump() const {
                          d.container, range(d.range), range(d.name_range), d.signature);
     }
     for (const auto& r : f->symbols.references) {
-      out += fmt::format("  ref {} {} {}\n", reference_kind_name(r.kind), r.name, range(r.range));
+      out += fmt::format("  ref {} {} {}\n", reference_kind_name(r.kind), r.name, range(r.range()));
     }
     for (const auto& i : f->symbols.imports) {
       out += fmt::format("  import {} name={} {}\n", i.module, i.name, range(i.range));

@@ -326,7 +326,7 @@ std::string ShardCache::encode(const FileSymbols& s) {
   for (const auto& r : s.references) {
     w.var(ids[k++]);
     w.var(static_cast<uint8_t>(r.kind));
-    w.range(r.range, &prev);
+    w.range(r.range(), &prev);
   }
   prev = {};
   w.var(s.imports.size());
@@ -397,7 +397,10 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
   for (auto& ref : s.references) {
     if (!name(&ref.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(ReferenceKind::kOther)) return false;
     ref.kind = static_cast<ReferenceKind>(kind);
-    if (!r.range(&ref.range, &prev)) return false;
+    SourceRange range;
+    if (!r.range(&range, &prev)) return false;
+    ref.set_start(range);
+    if (ref.range() != range) return false;  // not the extent of the name: not a shard we wrote
   }
   prev = {};
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;

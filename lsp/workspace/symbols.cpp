@@ -1,6 +1,7 @@
 // Names of symbol and reference kinds (the capture suffixes of tags.scm). Thread-safe.
 #include "lsp/workspace/symbols.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -26,6 +27,22 @@ constexpr std::pair<ReferenceKind, std::string_view> kReferenceKinds[] = {
 };
 
 }  // namespace
+
+SourceRange Reference::range() const {
+  const std::string_view text = name.view();
+  SourceRange r;
+  r.start_byte = start_byte;
+  r.end_byte = start_byte + static_cast<uint32_t>(text.size());
+  r.start = start;
+  const size_t last_nl = text.rfind('\n');
+  if (last_nl == std::string_view::npos) {
+    r.end = {start.row, start.column + static_cast<uint32_t>(text.size())};
+  } else {
+    const auto n_nl = static_cast<uint32_t>(std::count(text.begin(), text.end(), '\n'));
+    r.end = {start.row + n_nl, static_cast<uint32_t>(text.size() - last_nl - 1)};
+  }
+  return r;
+}
 
 std::string_view symbol_kind_name(SymbolKind kind) {
   for (const auto& [k, n] : kSymbolKinds) {

@@ -63,10 +63,21 @@ struct Definition {
   bool operator==(const Definition&) const = default;
 };
 
+// A reference keeps where its name starts and nothing more: the name is the text of its
+// range, so the end follows from the name (24 bytes a reference; /usr/include has 4.4M).
 struct Reference {
   Name name;
+  uint32_t start_byte = 0;
+  TextPoint start;  // 0-based row, byte column
   ReferenceKind kind = ReferenceKind::kCall;
-  SourceRange range;  // the name
+
+  // The range of the name in the text.
+  SourceRange range() const;
+  // Takes the start of `r`, the range of `name` in the text.
+  void set_start(const SourceRange& r) {
+    start_byte = r.start_byte;
+    start = r.start;
+  }
   bool operator==(const Reference&) const = default;
 };
 

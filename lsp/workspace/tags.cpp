@@ -441,11 +441,11 @@ void dedup_defs(std::vector<PendingDef>* defs) {
 // One reference per name node; a definition's own name is not a reference to it.
 void dedup_refs(std::vector<PendingRef>* refs, const std::vector<PendingDef>& defs) {
   std::sort(refs->begin(), refs->end(), [](const PendingRef& a, const PendingRef& b) {
-    return std::tie(a.ref.range.start_byte, a.pattern) < std::tie(b.ref.range.start_byte, b.pattern);
+    return std::tie(a.ref.start_byte, a.pattern) < std::tie(b.ref.start_byte, b.pattern);
   });
   refs->erase(std::unique(refs->begin(), refs->end(),
                           [](const PendingRef& a, const PendingRef& b) {
-                            return a.ref.range.start_byte == b.ref.range.start_byte;
+                            return a.ref.start_byte == b.ref.start_byte;
                           }),
               refs->end());
   std::vector<uint32_t> def_names;
@@ -454,7 +454,7 @@ void dedup_refs(std::vector<PendingRef>* refs, const std::vector<PendingDef>& de
   std::sort(def_names.begin(), def_names.end());
   refs->erase(std::remove_if(refs->begin(), refs->end(),
                              [&](const PendingRef& r) {
-                               return std::binary_search(def_names.begin(), def_names.end(), r.ref.range.start_byte);
+                               return std::binary_search(def_names.begin(), def_names.end(), r.ref.start_byte);
                              }),
               refs->end());
 }
@@ -601,7 +601,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
         r.ref.name = node_text(name_node, text);
         if (r.ref.name.empty()) break;
         r.ref.kind = role->ref_kind;
-        r.ref.range = range_of(name_node);
+        r.ref.set_start(range_of(name_node));
         r.pattern = m.pattern_index;
         c.refs.push_back(std::move(r));
         break;
@@ -733,10 +733,14 @@ bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::stri
   std::vector<PendingRef> refs;
   for (const Reference& r : old.references) {
     PendingRef p{r, 0};
-    switch (where(r.range.start_byte, r.range.end_byte)) {
+    SourceRange range = r.range();
+    switch (where(range.start_byte, range.end_byte)) {
       case Where::kInside: continue;
       case Where::kBefore: break;
-      case Where::kAfter: shift_all(&p.ref.range, e); break;
+      case Where::kAfter:
+        shift_all(&range, e);
+        p.ref.set_start(range);
+        break;
       default: return false;
     }
     refs.push_back(std::move(p));
@@ -757,7 +761,7 @@ bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::stri
   Collected c;
   collect(cursor, root, text, secrets, r0, r1, &c);
   std::erase_if(c.defs, [&](const PendingDef& d) { return !inside(d.def.range, r0, r1); });
-  std::erase_if(c.refs, [&](const PendingRef& r) { return !inside(r.ref.range, r0, r1); });
+  std::erase_if(c.refs, [&](const PendingRef& r) { return !inside(r.ref.range(), r0, r1); });
   std::erase_if(c.imports, [&](const Import& i) { return !inside(i.range, r0, r1); });
   std::erase_if(c.scopes, [&](const ScopeItem& s) { return !inside(s.range, r0, r1); });
   dedup_defs(&c.defs);
@@ -788,7 +792,7 @@ bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::stri
   for (auto& i : c.imports) imports.push_back(std::move(i));
   sort_defs(&defs);
   std::sort(refs.begin(), refs.end(), [](const PendingRef& a, const PendingRef& b) {
-    return a.ref.range.start_byte < b.ref.range.start_byte;
+    return a.ref.start_byte < b.ref.start_byte;
   });
   std::sort(imports.begin(), imports.end(), [](const Import& a, const Import& b) {
     return std::tie(a.range.start_byte, a.module, a.name) < std::tie(b.range.start_byte, b.module, b.name);

@@ -38,7 +38,7 @@ std::vector<std::string> format_tags(const FileSymbols& s) {
   }
   for (const auto& r : s.references) {
     out.push_back("ref " + std::string(workspace::reference_kind_name(r.kind)) + " " + r.name.str() + " " +
-                  std::to_string(r.range.start.row + 1));
+                  std::to_string(r.start.row + 1));
   }
   for (const auto& i : s.imports) {
     out.push_back("import " + i.module + " " + (i.name.empty() ? "-" : i.name) + " " +

@@ -1,5 +1,6 @@
 // Name: the interned identifiers of the symbol index.
 #include "lsp/workspace/name.h"
+#include "lsp/workspace/symbols.h"
 
 #include <gtest/gtest.h>
 
@@ -101,6 +102,19 @@ TEST(Name, ConcurrentInterningAgrees) {
   std::unordered_set<Name> distinct;
   for (const Name& n : got[0]) distinct.insert(n);
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kNames));
+}
+
+TEST(Reference, RangeFollowsFromTheName) {
+  const Reference one_line{"push_back", 120, {7, 12}, ReferenceKind::kCall};
+  EXPECT_EQ(one_line.range(), (SourceRange{120, 129, {7, 12}, {7, 21}}));
+  // A name node that spans lines (a qualified name broken after "::"): the end is on the
+  // last line, its column counted from that line's start.
+  const Reference two_lines{"std::\n    vector", 40, {3, 8}, ReferenceKind::kType};
+  EXPECT_EQ(two_lines.range(), (SourceRange{40, 56, {3, 8}, {4, 10}}));
+  Reference moved = one_line;
+  moved.set_start({200, 209, {9, 0}, {9, 9}});
+  EXPECT_EQ(moved.range(), (SourceRange{200, 209, {9, 0}, {9, 9}}));
+  EXPECT_EQ(sizeof(Reference), 24u);
 }
 
 }  // namespace

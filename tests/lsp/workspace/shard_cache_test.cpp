@@ -206,8 +206,7 @@ TEST(ShardCacheTest, EncodingRoundTripsAndDecodingRejectsDamage) {
   d.signature = "def área(self):";
   s.definitions = {d, d};
   s.definitions[1].kind = SymbolKind::kVariable;
-  s.references = {{"total", ReferenceKind::kCall, {50, 55, {4, 1}, {4, 6}}},
-                  {"Vec", ReferenceKind::kOther, {0, 3, {0, 0}, {0, 3}}}};
+  s.references = {{"total", 50, {4, 1}, ReferenceKind::kCall}, {"Vec", 0, {0, 0}, ReferenceKind::kOther}};
   s.imports = {{"geo.shapes", "Circle", {0, 30, {0, 0}, {0, 30}}}, {"os", "", {31, 40, {1, 0}, {1, 9}}}};
   const std::string bytes = ShardCache::encode(s);
   FileSymbols back;
@@ -256,7 +255,11 @@ TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
                                pool[pick(pool.size() - 1)], pool[pick(pool.size() - 1)]});
     }
     for (int i = static_cast<int>(pick(6)); i > 0; --i) {
-      s.references.push_back({pool[pick(pool.size() - 1)], static_cast<ReferenceKind>(pick(3)), range()});
+      // A reference is its name's start; its end follows from the name (no overflow).
+      const SourceRange r = range();
+      s.references.push_back({pool[pick(pool.size() - 1)], std::min(r.start_byte, 0xfffff000u),
+                              {std::min(r.start.row, 0xfffff000u), std::min(r.start.column, 0xfffff000u)},
+                              static_cast<ReferenceKind>(pick(3))});
     }
     for (int i = static_cast<int>(pick(4)); i > 0; --i) {
       s.imports.push_back({pool[pick(pool.size() - 1)], pool[pick(pool.size() - 1)], range()});
