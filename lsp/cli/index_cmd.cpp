@@ -1,6 +1,7 @@
 // `moecode index [DIR] [--json]`: builds the workspace symbol index of DIR (default: the
 // current directory) and prints files, symbols, skipped files, time and peak memory.
 // Runs on the main thread (the index uses its own bounded worker pool).
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -119,6 +120,8 @@ int run_index(const IndexArgs& args) {
     j["peak_rss_bytes"] = rss;
     const workspace::Name::PoolStats names = workspace::Name::pool_stats();
     j["names"] = {{"distinct", names.n_names}, {"pool_bytes", names.n_bytes}};
+    const struct mallinfo2 mi = mallinfo2();
+    j["heap"] = {{"in_use", mi.uordblks}, {"free", mi.fordblks}, {"mmap", mi.hblkhd}, {"arena", mi.arena}};
     fmt::print("{}\n", j.dump());
     return 0;
   }
