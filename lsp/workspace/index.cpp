@@ -638,7 +638,7 @@ std::string SymbolIndex::debug_dump() const {
                        f->n_lines, f->symbols.has_errors);
     for (const auto& d : f->symbols.definitions) {
       out += fmt::format("  def {} {} container={} range={} name={} sig={:?}\n", symbol_kind_name(d.kind), d.name,
-                         d.container, range(d.range), range(d.name_range), d.signature);
+                         d.container, range(d.range), range(d.name_range()), d.signature);
     }
     for (const auto& r : f->symbols.references) {
       out += fmt::format("  ref {} {} {}\n", reference_kind_name(r.kind), r.name, range(r.range()));

@@ -317,7 +317,7 @@ std::string ShardCache::encode(const FileSymbols& s) {
     w.var(static_cast<uint8_t>(d.kind));
     w.range(d.range, &prev);
     SourceRange name_prev = d.range;  // the name lies inside the definition
-    w.range(d.name_range, &name_prev);
+    w.range(d.name_range(), &name_prev);
     w.var(ids[k++]);
     w.var(ids[k++]);
   }
@@ -389,7 +389,10 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
     d.kind = static_cast<SymbolKind>(kind);
     if (!r.range(&d.range, &prev)) return false;
     SourceRange name_prev = d.range;
-    if (!r.range(&d.name_range, &name_prev) || !name(&d.container) || !str(&d.signature)) return false;
+    SourceRange name_range;
+    if (!r.range(&name_range, &name_prev) || !name(&d.container) || !str(&d.signature)) return false;
+    d.set_name_start(name_range);
+    if (d.name_range() != name_range) return false;  // not the extent of the name: not a shard we wrote
   }
   prev = {};
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;

@@ -28,8 +28,7 @@ constexpr std::pair<ReferenceKind, std::string_view> kReferenceKinds[] = {
 
 }  // namespace
 
-SourceRange Reference::range() const {
-  const std::string_view text = name.view();
+SourceRange text_range(uint32_t start_byte, TextPoint start, std::string_view text) {
   SourceRange r;
   r.start_byte = start_byte;
   r.end_byte = start_byte + static_cast<uint32_t>(text.size());

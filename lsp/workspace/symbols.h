@@ -52,14 +52,29 @@ struct SourceRange {
   bool operator==(const SourceRange&) const = default;
 };
 
+// The range in a text of `text` when it starts at (start_byte, start): its end follows
+// from the text itself (the rows it crosses, the length of its last line).
+SourceRange text_range(uint32_t start_byte, TextPoint start, std::string_view text);
+
+// Like a reference, a definition keeps only where its name starts (the name is the text of
+// its range).
 struct Definition {
   Name name;
-  SymbolKind kind = SymbolKind::kFunction;
-  SourceRange range;       // the whole definition node
-  SourceRange name_range;  // the name
   Name container;          // enclosing class / impl / namespace name ("" at top level)
   std::string signature;   // source from the definition's start to its body (<= a few lines),
                            // secrets redacted
+  SourceRange range;       // the whole definition node
+  uint32_t name_start_byte = 0;
+  TextPoint name_start;
+  SymbolKind kind = SymbolKind::kFunction;
+
+  // The range of the name in the text.
+  SourceRange name_range() const { return text_range(name_start_byte, name_start, name.view()); }
+  // Takes the start of `r`, the range of `name` in the text.
+  void set_name_start(const SourceRange& r) {
+    name_start_byte = r.start_byte;
+    name_start = r.start;
+  }
   bool operator==(const Definition&) const = default;
 };
 
@@ -72,7 +87,7 @@ struct Reference {
   ReferenceKind kind = ReferenceKind::kCall;
 
   // The range of the name in the text.
-  SourceRange range() const;
+  SourceRange range() const { return text_range(start_byte, start, name.view()); }
   // Takes the start of `r`, the range of `name` in the text.
   void set_start(const SourceRange& r) {
     start_byte = r.start_byte;

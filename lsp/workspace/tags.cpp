@@ -429,11 +429,11 @@ bool inside(const SourceRange& r, uint32_t lo, uint32_t hi) { return lo <= r.sta
 // One definition per name node (the earliest pattern in tags.scm wins).
 void dedup_defs(std::vector<PendingDef>* defs) {
   std::sort(defs->begin(), defs->end(), [](const PendingDef& a, const PendingDef& b) {
-    return std::tie(a.def.name_range.start_byte, a.pattern) < std::tie(b.def.name_range.start_byte, b.pattern);
+    return std::tie(a.def.name_start_byte, a.pattern) < std::tie(b.def.name_start_byte, b.pattern);
   });
   defs->erase(std::unique(defs->begin(), defs->end(),
                           [](const PendingDef& a, const PendingDef& b) {
-                            return a.def.name_range.start_byte == b.def.name_range.start_byte;
+                            return a.def.name_start_byte == b.def.name_start_byte;
                           }),
               defs->end());
 }
@@ -450,7 +450,7 @@ void dedup_refs(std::vector<PendingRef>* refs, const std::vector<PendingDef>& de
               refs->end());
   std::vector<uint32_t> def_names;
   def_names.reserve(defs.size());
-  for (const auto& d : defs) def_names.push_back(d.def.name_range.start_byte);
+  for (const auto& d : defs) def_names.push_back(d.def.name_start_byte);
   std::sort(def_names.begin(), def_names.end());
   refs->erase(std::remove_if(refs->begin(), refs->end(),
                              [&](const PendingRef& r) {
@@ -487,8 +487,8 @@ void sort_imports(std::vector<Import>* imports) {
 
 void sort_defs(std::vector<PendingDef>* defs) {
   std::sort(defs->begin(), defs->end(), [](const PendingDef& a, const PendingDef& b) {
-    return std::tie(a.def.range.start_byte, a.def.name_range.start_byte) <
-           std::tie(b.def.range.start_byte, b.def.name_range.start_byte);
+    return std::tie(a.def.range.start_byte, a.def.name_start_byte) <
+           std::tie(b.def.range.start_byte, b.def.name_start_byte);
   });
 }
 
@@ -586,7 +586,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
         if (d.def.name.empty()) break;
         d.def.kind = role->def_kind;
         d.def.range = range_of(role_node);
-        d.def.name_range = range_of(name_node);
+        d.def.set_name_start(range_of(name_node));
         d.header_end = header_end_of(role_node, text);
         d.def.signature = signature_from(text, d.def.range.start_byte, d.header_end, secrets);
         d.explicit_container = has_container;
@@ -700,12 +700,16 @@ bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::stri
       case Where::kBefore: break;
       case Where::kAfter:
         shift_all(&p.def.range, e);
-        shift_all(&p.def.name_range, e);
+        {
+          SourceRange name_range = d.name_range();
+          shift_all(&name_range, e);
+          p.def.set_name_start(name_range);
+        }
         p.header_end = static_cast<uint32_t>(p.header_end + delta);
         break;
       case Where::kContains:
         // An enclosing definition: only its end moves, unless the edit touches its header.
-        if (p.header_end > r0 || d.name_range.end_byte > r0) return false;
+        if (p.header_end > r0 || d.name_range().end_byte > r0) return false;
         shift_end(&p.def.range, e);
         p.frozen = true;
         break;

@@ -39,7 +39,7 @@ std::string sexp(const TSTree* tree) {
 void check_ranges(const FileSymbols& s, size_t size, const std::string& lang) {
   auto in = [&](const SourceRange& r) { return r.start_byte <= r.end_byte && r.end_byte <= size; };
   for (const auto& d : s.definitions) {
-    if (!in(d.range) || !in(d.name_range)) fail("definition '" + d.name.str() + "' outside the text", lang);
+    if (!in(d.range) || !in(d.name_range())) fail("definition '" + d.name.str() + "' outside the text", lang);
   }
   for (const auto& r : s.references) {
     if (!in(r.range())) fail("reference '" + r.name.str() + "' outside the text", lang);

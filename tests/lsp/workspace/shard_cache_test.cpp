@@ -201,7 +201,8 @@ TEST(ShardCacheTest, EncodingRoundTripsAndDecodingRejectsDamage) {
   d.name = "área";
   d.kind = SymbolKind::kMethod;
   d.range = {4, 40, {1, 0}, {3, 2}};
-  d.name_range = {8, 13, {1, 4}, {1, 9}};
+  d.set_name_start({8, 13, {1, 4}, {1, 9}});
+  EXPECT_EQ(d.name_range(), (SourceRange{8, 13, {1, 4}, {1, 9}}));
   d.container = "Circle";
   d.signature = "def área(self):";
   s.definitions = {d, d};
@@ -251,8 +252,16 @@ TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
     FileSymbols s;
     s.has_errors = rng() % 2;
     for (int i = static_cast<int>(pick(6)); i > 0; --i) {
-      s.definitions.push_back({pool[pick(pool.size() - 1)], static_cast<SymbolKind>(pick(12)), range(), range(),
-                               pool[pick(pool.size() - 1)], pool[pick(pool.size() - 1)]});
+      Definition d;
+      d.name = pool[pick(pool.size() - 1)];
+      d.kind = static_cast<SymbolKind>(pick(12));
+      d.range = range();
+      const SourceRange r = range();  // the name's start (its end follows from the name)
+      d.name_start_byte = std::min(r.start_byte, 0xfffff000u);
+      d.name_start = {std::min(r.start.row, 0xfffff000u), std::min(r.start.column, 0xfffff000u)};
+      d.container = pool[pick(pool.size() - 1)];
+      d.signature = pool[pick(pool.size() - 1)];
+      s.definitions.push_back(d);
     }
     for (int i = static_cast<int>(pick(6)); i > 0; --i) {
       // A reference is its name's start; its end follows from the name (no overflow).
