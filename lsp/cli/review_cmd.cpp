@@ -64,7 +64,9 @@ assist::CallerLookup index_callers(std::shared_ptr<workspace::SymbolIndex> index
         lines.push_back(std::string_view(*text).substr(pos, e - pos));
         pos = e + 1;
       }
-      for (const workspace::Reference& ref : f->symbols.references) {
+      auto refs = index->references_in(*f, *text);
+      if (!refs.ok()) continue;
+      for (const workspace::Reference& ref : *refs) {
         if (ref.name != symbol || static_cast<int>(out.size()) >= max) continue;
         const workspace::SourceRange range = ref.range();
         const int row = static_cast<int>(range.start.row);

@@ -196,6 +196,10 @@ struct ContextEngine::Impl {
     const FileEntry* self = nullptr;    // the cursor file's index entry (null if not indexed)
     FileEntry self_probe;               // stand-in for resolution when it is not indexed
     const FileSymbols* syms = nullptr;  // the cursor document's symbols
+    // The names the cursor document references, with counts (an indexed file keeps these,
+    // not its references' positions).
+    const std::vector<workspace::NameCount>* ref_names = nullptr;
+    std::vector<workspace::NameCount> parsed_ref_names;
     FileSymbols parsed;                 // when parsed here
     std::string display;
     const grammars::Language* lang = nullptr;
@@ -299,11 +303,12 @@ struct ContextEngine::Impl {
     if (cap < kMinUseful) return 0;
     std::map<FileId, double> score;
     for (FileId id : r.imported_files) score[id] += 1.0;
-    // Files that define what the cursor file references, by uses.
-    std::unordered_map<std::string_view, uint32_t> uses;
-    for (const auto& ref : r.syms->references) ++uses[ref.name];
+    // Files that define what the cursor file references, by uses (names in text order: a
+    // fixed order of the sums below).
+    std::vector<workspace::NameCount> uses(r.ref_names->begin(), r.ref_names->end());
+    std::sort(uses.begin(), uses.end(), [](const auto& x, const auto& y) { return x.name.view() < y.name.view(); });
     for (const auto& [name, n] : uses) {
-      const auto defs = r.view->definitions(name);
+      const auto defs = r.view->definitions_of(name);
       std::set<FileId> files;
       for (const auto& d : defs) files.insert(d.file);
       if (files.empty() || files.size() > 5) continue;
@@ -591,6 +596,7 @@ Result<PackedContext> ContextEngine::pack(const ContextRequest& req) const {
                                                              : r.self->n_bytes == req.text.size());
   if (self_current) {
     r.syms = &r.self->symbols;
+    r.ref_names = &r.self->ref_names;
   } else {
     if (r.lang) {
       thread_local workspace::TagExtractor extractor;
@@ -598,6 +604,8 @@ Result<PackedContext> ContextEngine::pack(const ContextRequest& req) const {
       if (!tree.ok()) r.parsed = FileSymbols{};
     }
     r.syms = &r.parsed;
+    r.parsed_ref_names = workspace::count_reference_names(r.parsed);
+    r.ref_names = &r.parsed_ref_names;
   }
   // Imports of the cursor file, resolved.
   const FileEntry* resolver_self = r.self;

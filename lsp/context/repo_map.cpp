@@ -72,22 +72,18 @@ std::shared_ptr<const std::vector<RankedFile>> RepoRanker::rank(const workspace:
   for (uint32_t i = 0; i < files.size(); ++i) node_of[files[i]->id] = i;
 
   std::vector<std::vector<std::pair<uint32_t, double>>> edges(files.size());
-  std::vector<std::string_view> names;
+  std::vector<workspace::NameCount> names;
   std::unordered_map<uint32_t, double> row;
   std::vector<uint32_t> targets;
   for (uint32_t a = 0; a < files.size(); ++a) {
-    names.clear();
-    for (const auto& r : files[a]->symbols.references) names.push_back(r.name);
-    std::sort(names.begin(), names.end());
+    // The names in text order: a fixed order of the sums below.
+    names.assign(files[a]->ref_names.begin(), files[a]->ref_names.end());
+    std::sort(names.begin(), names.end(), [](const auto& x, const auto& y) { return x.name.view() < y.name.view(); });
     row.clear();
-    for (size_t i = 0; i < names.size();) {
-      size_t j = i;
-      while (j < names.size() && names[j] == names[i]) ++j;
-      const std::string_view name = names[i];
-      const double uses = static_cast<double>(j - i);
-      i = j;
+    for (const auto& [name, count] : names) {
+      const double uses = static_cast<double>(count);
       targets.clear();
-      for (const auto& d : view.definitions(name)) {
+      for (const auto& d : view.definitions_of(name)) {
         auto it = node_of.find(d.file);
         if (it == node_of.end() || it->second == a) continue;
         targets.push_back(it->second);
@@ -96,7 +92,7 @@ std::shared_ptr<const std::vector<RankedFile>> RepoRanker::rank(const workspace:
       targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
       if (targets.empty() || targets.size() > kMaxDefiningFiles) continue;
       double w = std::sqrt(uses) / static_cast<double>(targets.size());
-      if (name.starts_with("_")) w *= 0.1;
+      if (name.view().starts_with("_")) w *= 0.1;
       for (uint32_t b : targets) row[b] += w;
     }
     edges[a].assign(row.begin(), row.end());

@@ -96,24 +96,6 @@ bool edits_consistent(std::string_view old_text, std::string_view new_text, std:
   return true;
 }
 
-// A file's distinct reference names with how often each occurs (in no particular order).
-using NameCounts = std::vector<std::pair<Name, uint32_t>>;
-NameCounts count_reference_names(const FileSymbols& symbols) {
-  std::vector<Name> names;
-  names.reserve(symbols.references.size());
-  for (const auto& r : symbols.references) names.push_back(r.name);
-  // Any order that groups equal names will do: sort the handles, not the texts.
-  std::sort(names.begin(), names.end(), [](Name a, Name b) { return a.data() < b.data(); });
-  NameCounts out;
-  for (size_t i = 0; i < names.size();) {
-    size_t j = i;
-    while (j < names.size() && names[j] == names[i]) ++j;
-    out.emplace_back(names[i], static_cast<uint32_t>(j - i));
-    i = j;
-  }
-  return out;
-}
-
 // The data readers see.
 struct Published {
   std::vector<std::shared_ptr<const FileEntry>> files;  // by id; null once removed
@@ -124,18 +106,11 @@ struct Published {
   NameMap<std::vector<RefCount>> refs_by_name;
   PathTable paths;
 
-  // `counted`: the file's reference names with their counts (count_reference_names), when
-  // the caller computed them already (a full build does, on its parse workers).
-  void add_names(const FileEntry& f, const NameCounts* counted = nullptr) {
+  void add_names(const FileEntry& f) {
     for (uint32_t i = 0; i < f.symbols.definitions.size(); ++i) {
       defs_by_name[f.symbols.definitions[i].name].push_back({f.id, i});
     }
-    NameCounts local;
-    if (!counted) {
-      local = count_reference_names(f.symbols);
-      counted = &local;
-    }
-    for (const auto& [name, n] : *counted) {
+    for (const auto& [name, n] : f.ref_names) {
       auto it = refs_by_name.find(name);
       if (it == refs_by_name.end()) it = refs_by_name.emplace(name, std::vector<RefCount>{}).first;
       it->second.push_back({f.id, n});
@@ -149,7 +124,7 @@ struct Published {
       std::erase_if(it->second, [&](const DefRef& r) { return r.file == f.id; });
       if (it->second.empty()) defs_by_name.erase(it);
     }
-    for (const auto& r : f.symbols.references) {
+    for (const auto& r : f.ref_names) {
       auto it = refs_by_name.find(r.name);
       if (it == refs_by_name.end()) continue;
       std::erase_if(it->second, [&](const RefCount& c) { return c.file == f.id; });
@@ -157,8 +132,8 @@ struct Published {
     }
   }
 
-  // Adds or replaces (same absolute path) an entry; sets its id. `counted` as for add_names.
-  void put(std::shared_ptr<FileEntry> entry, const NameCounts* counted = nullptr) {
+  // Adds or replaces (same absolute path) an entry; sets its id.
+  void put(std::shared_ptr<FileEntry> entry) {
     auto it = by_abs.find(entry->abs_path);
     if (it != by_abs.end()) {
       entry->id = it->second;
@@ -178,7 +153,7 @@ struct Published {
     }
     by_display[entry->path] = entry->id;
     paths.add(entry->id, entry->path);
-    add_names(*entry, counted);
+    add_names(*entry);
     files[entry->id] = std::move(entry);
   }
 
@@ -234,8 +209,11 @@ struct SymbolIndex::Impl {
 
 namespace {
 
+// `keep_references`: an open document's entry keeps its references' positions; the others
+// keep the names and counts only (FileEntry::ref_names).
 std::shared_ptr<FileEntry> make_entry(std::string abs, std::string display, uint32_t root,
-                                      const grammars::Language* lang, std::string_view text, FileSymbols symbols) {
+                                      const grammars::Language* lang, std::string_view text, FileSymbols symbols,
+                                      bool keep_references) {
   auto e = std::make_shared<FileEntry>();
   e->abs_path = std::move(abs);
   e->path = std::move(display);
@@ -244,6 +222,9 @@ std::shared_ptr<FileEntry> make_entry(std::string abs, std::string display, uint
   e->n_bytes = text.size();
   e->n_lines = count_lines(text);
   e->symbols = std::move(symbols);
+  e->ref_names = count_reference_names(e->symbols);
+  e->ref_names.shrink_to_fit();
+  if (!keep_references) std::vector<Reference>().swap(e->symbols.references);
   return e;
 }
 
@@ -296,9 +277,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   const int n_workers = options_.n_workers > 0 ? options_.n_workers : default_worker_count();
   stats.n_workers = n_workers;
   std::vector<std::shared_ptr<FileEntry>> results(jobs.size());
-  // Each file's reference names counted on its worker: publishing, which runs on one
-  // thread, then only inserts them (a third of a warm start of /usr/include was this sort).
-  std::vector<NameCounts> ref_counts(jobs.size());
+  // Each file's reference names are counted on its worker (make_entry): publishing, which
+  // runs on one thread, then only inserts them (a third of a warm start of /usr/include was
+  // this sort).
   struct Worker {
     TagExtractor extractor;
     std::string buf;
@@ -340,8 +321,7 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
           }
         }
         results[i] = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
-                                job.file.language, w.buf, std::move(syms));
-        ref_counts[i] = count_reference_names(results[i]->symbols);
+                                job.file.language, w.buf, std::move(syms), /*keep_references=*/false);
       },
       cancel);
   if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
@@ -363,7 +343,7 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
       if (!results[i]) continue;
       ++n_files;
       n_defs += results[i]->symbols.definitions.size();
-      n_ref_names += ref_counts[i].size();
+      n_ref_names += results[i]->ref_names.size();
     }
     fresh.files.reserve(n_files + impl_->docs.size());
     fresh.by_abs.reserve(n_files + impl_->docs.size());
@@ -376,8 +356,7 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     auto& e = results[i];
     if (!e) continue;
     e->version = gen;
-    const NameCounts counted = std::move(ref_counts[i]);
-    fresh.put(std::move(e), &counted);
+    fresh.put(std::move(e));
   }
   for (const auto& [abs, doc] : impl_->docs) {
     auto it = impl_->pub.by_abs.find(abs);
@@ -392,7 +371,7 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     stats.n_bytes += f->n_bytes;
     stats.n_lines += f->n_lines;
     stats.n_definitions += f->symbols.definitions.size();
-    stats.n_references += f->symbols.references.size();
+    stats.n_references += f->n_references();
     stats.n_imports += f->symbols.imports.size();
     stats.n_with_errors += f->symbols.has_errors ? 1 : 0;
     ++stats.files_by_language[std::string(f->language->name)];
@@ -484,7 +463,8 @@ Status SymbolIndex::update_document(std::string_view path, std::string_view text
   doc.text = std::make_shared<const std::string>(text);
   doc.state = std::move(state);
   doc.state_valid = true;
-  auto entry = make_entry(adm.abs_path, adm.display_path, static_cast<uint32_t>(adm.root), lang, text, std::move(syms));
+  auto entry = make_entry(adm.abs_path, adm.display_path, static_cast<uint32_t>(adm.root), lang, text, std::move(syms),
+                          /*keep_references=*/true);
   entry->open_document = true;
   entry->document_text = doc.text;
   std::unique_lock<std::shared_mutex> lock(mu_);
@@ -516,7 +496,8 @@ bool reindex_from_disk(SymbolIndex& index, const Admission& adm, TagExtractor& e
     generation.fetch_add(1, std::memory_order_acq_rel);
     return true;
   }
-  auto entry = make_entry(adm.abs_path, display, static_cast<uint32_t>(adm.root), lang, text, std::move(syms));
+  auto entry = make_entry(adm.abs_path, display, static_cast<uint32_t>(adm.root), lang, text, std::move(syms),
+                          /*keep_references=*/false);
   entry->version = generation.load() + 1;
   pub.put(std::move(entry));
   generation.fetch_add(1, std::memory_order_acq_rel);
@@ -615,6 +596,17 @@ Result<std::string> SymbolIndex::entry_text(const FileEntry& entry) const {
   return text;
 }
 
+Result<std::vector<Reference>> SymbolIndex::references_in(const FileEntry& entry, std::string_view text) const {
+  if (entry.open_document || entry.ref_names.empty()) return entry.symbols.references;
+  thread_local TagExtractor extractor;
+  FileSymbols syms;
+  auto tree = extractor.parse(*entry.language, text, nullptr, {}, &syms);
+  if (!tree.ok()) {
+    return make_error(tree.error().code(), fmt::format("references of '{}': {}", entry.path, tree.error().message()));
+  }
+  return std::move(syms.references);
+}
+
 SymbolIndex::View SymbolIndex::view() const { return View(*this); }
 
 SymbolIndex::ParseCounts SymbolIndex::document_parse_counts() const {
@@ -640,7 +632,11 @@ std::string SymbolIndex::debug_dump() const {
       out += fmt::format("  def {} {} container={} range={} name={} sig={:?}\n", symbol_kind_name(d.kind), d.name,
                          d.container, range(d.range), range(d.name_range()), d.signature);
     }
-    for (const auto& r : f->symbols.references) {
+    // Positions as a caller gets them: kept (open documents) or extracted again.
+    auto text = entry_text(*f);
+    auto refs = text.ok() ? references_in(*f, *text) : Result<std::vector<Reference>>(text.error());
+    if (!refs.ok()) out += fmt::format("  refs unavailable: {}\n", refs.error().message());
+    for (const auto& r : refs.ok() ? *refs : std::vector<Reference>{}) {
       out += fmt::format("  ref {} {} {}\n", reference_kind_name(r.kind), r.name, range(r.range()));
     }
     for (const auto& i : f->symbols.imports) {
@@ -663,6 +659,12 @@ std::string SymbolIndex::debug_dump() const {
   std::sort(lines.begin(), lines.end());
   for (const auto& l : lines) out += l + "\n";
   return out;
+}
+
+uint64_t FileEntry::n_references() const {
+  uint64_t n = 0;
+  for (const NameCount& c : ref_names) n += c.count;
+  return n;
 }
 
 // ---- View ---------------------------------------------------------------------------------
@@ -694,6 +696,12 @@ std::span<const DefRef> SymbolIndex::View::definitions(std::string_view name) co
   const std::optional<Name> key = Name::find(name);
   if (!key) return {};
   auto it = m.find(*key);
+  return it == m.end() ? std::span<const DefRef>() : std::span<const DefRef>(it->second);
+}
+
+std::span<const DefRef> SymbolIndex::View::definitions_of(Name name) const {
+  const auto& m = index_->impl_->pub.defs_by_name;
+  auto it = m.find(name);
   return it == m.end() ? std::span<const DefRef>() : std::span<const DefRef>(it->second);
 }
 

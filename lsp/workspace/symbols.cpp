@@ -43,6 +43,22 @@ SourceRange text_range(uint32_t start_byte, TextPoint start, std::string_view te
   return r;
 }
 
+std::vector<NameCount> count_reference_names(const FileSymbols& symbols) {
+  std::vector<Name> names;
+  names.reserve(symbols.references.size());
+  for (const auto& r : symbols.references) names.push_back(r.name);
+  // Any order that groups equal names will do: sort the handles, not the texts.
+  std::sort(names.begin(), names.end(), [](Name a, Name b) { return a.data() < b.data(); });
+  std::vector<NameCount> out;
+  for (size_t i = 0; i < names.size();) {
+    size_t j = i;
+    while (j < names.size() && names[j] == names[i]) ++j;
+    out.push_back({names[i], static_cast<uint32_t>(j - i)});
+    i = j;
+  }
+  return out;
+}
+
 std::string_view symbol_kind_name(SymbolKind kind) {
   for (const auto& [k, n] : kSymbolKinds) {
     if (k == kind) return n;

@@ -103,6 +103,15 @@ struct Import {
   bool operator==(const Import&) const = default;
 };
 
+// A name a file references, and how often.
+struct NameCount {
+  Name name;
+  uint32_t count = 0;
+  bool operator==(const NameCount&) const = default;
+};
+// Each name of `symbols.references` once, with its count (in no particular order).
+std::vector<NameCount> count_reference_names(const struct FileSymbols& symbols);
+
 // Everything the index knows about one file's text. Vectors are sorted by position.
 struct FileSymbols {
   std::vector<Definition> definitions;
