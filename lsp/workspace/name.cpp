@@ -9,13 +9,19 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace moecode::workspace {
 
 namespace {
 
-constexpr Name::Entry kEmptyEntry{0, {0, 0, 0, 0}};
+// The empty name: a header and its NUL.
+struct EmptyEntry {
+  Name::Entry entry{0};
+  char nul[4] = {};
+};
+const EmptyEntry kEmpty;
 constexpr size_t kShards = 64;
 constexpr size_t kBlockBytes = size_t{64} << 10;
 
@@ -28,7 +34,7 @@ class Shard {
     for (size_t i = hash & mask(); ; i = (i + 1) & mask()) {
       const Name::Entry* e = slots_[i];
       if (!e) return nullptr;
-      if (e->size == text.size() && std::memcmp(e->text, text.data(), text.size()) == 0) return e;
+      if (e->size == text.size() && std::memcmp(e->text(), text.data(), text.size()) == 0) return e;
     }
   }
 
@@ -54,7 +60,7 @@ class Shard {
     slots_.assign(old.empty() ? 1024 : old.size() * 2, nullptr);
     for (const Name::Entry* e : old) {
       if (!e) continue;
-      size_t i = hash_text({e->text, e->size}) & mask();
+      size_t i = hash_text({e->text(), e->size}) & mask();
       while (slots_[i]) i = (i + 1) & mask();
       slots_[i] = e;
     }
@@ -62,7 +68,7 @@ class Shard {
 
   const Name::Entry* allocate(std::string_view text) {
     constexpr size_t kAlign = alignof(Name::Entry);
-    const size_t bytes = (offsetof(Name::Entry, text) + text.size() + 1 + kAlign - 1) / kAlign * kAlign;
+    const size_t bytes = (sizeof(Name::Entry) + text.size() + 1 + kAlign - 1) / kAlign * kAlign;
     char* p;
     if (bytes > kBlockBytes / 4) {  // a very long name: a block of its own
       large_.push_back(std::make_unique<char[]>(bytes));
@@ -76,10 +82,10 @@ class Shard {
       p = blocks_.back().get() + used_;
       used_ += bytes;
     }
-    auto* e = reinterpret_cast<Name::Entry*>(p);
-    e->size = static_cast<uint32_t>(text.size());
-    std::memcpy(e->text, text.data(), text.size());
-    e->text[text.size()] = '\0';
+    auto* e = new (p) Name::Entry{static_cast<uint32_t>(text.size())};
+    char* t = p + sizeof(Name::Entry);
+    std::memcpy(t, text.data(), text.size());
+    t[text.size()] = '\0';
     return e;
   }
 
@@ -107,9 +113,9 @@ size_t shard_of(size_t hash) { return (hash >> 58) % kShards; }
 
 }  // namespace
 
-Name::Name() : entry_(&kEmptyEntry) {}
+Name::Name() : entry_(&kEmpty.entry) {}
 
-Name::Name(std::string_view text) : entry_(&kEmptyEntry) {
+Name::Name(std::string_view text) : entry_(&kEmpty.entry) {
   if (text.empty()) return;
   const size_t h = hash_text(text);
   const size_t s = shard_of(h);

@@ -35,10 +35,10 @@ class Name {
   // nothing: lookups with strings that no file contains leave the pool as it is).
   static std::optional<Name> find(std::string_view text);
 
-  std::string_view view() const { return {entry_->text, entry_->size}; }
+  std::string_view view() const { return {entry_->text(), entry_->size}; }
   operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
   std::string str() const { return std::string(view()); }
-  const char* data() const { return entry_->text; }
+  const char* data() const { return entry_->text(); }
   size_t size() const { return entry_->size; }
   bool empty() const { return entry_->size == 0; }
 
@@ -61,9 +61,10 @@ class Name {
   };
   static PoolStats pool_stats();
 
+  // A pooled name: the header, then `size` bytes of text and a NUL.
   struct Entry {
     uint32_t size;
-    char text[4];  // `size` bytes and a NUL, allocated past the struct's end
+    const char* text() const { return reinterpret_cast<const char*>(this) + sizeof(Entry); }
   };
 
  private:
