@@ -1,6 +1,6 @@
 // AVX-512 instance of the x86 kernels: int8 dots with VNNI (vpdpbusd on 256-bit vectors,
 // AVX512-VL, and the 32-element formats' prefill tiles on 512-bit vectors, two blocks per
-// instruction), Q4_K on 512-bit vectors (two sub-blocks per instruction), float dots and
+// instruction), Q4_K and Q6_K on 512-bit vectors (two sub-blocks or quant vectors per instruction), float dots and
 // conversions on 512-bit vectors. Compiled with -mavx512f
 // -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c; only called when the CPU has all
 // of them. Thread-safe (see kernels_x86.inc).
