@@ -608,7 +608,8 @@ Status GgufFile::parse() {
   data_offset_ = std::min(data, size_);
   const uint64_t data_size = size_ - data_offset_;
 
-  // Each tensor lies inside the file, and no two overlap.
+  // Each tensor lies inside the file, and no two overlap (an empty tensor, a dimension of 0,
+  // holds no bytes: it may share its offset with the next tensor, as writers lay it out).
   std::vector<const TensorInfo*> by_offset;
   by_offset.reserve(tensors_.size());
   for (auto& t : tensors_) {
@@ -619,13 +620,13 @@ Status GgufFile::parse() {
                    " bytes)");
     }
     t.data = base_ + data_offset_ + t.offset;
-    by_offset.push_back(&t);
+    if (t.n_bytes > 0) by_offset.push_back(&t);
   }
   std::sort(by_offset.begin(), by_offset.end(),
             [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
   for (size_t i = 1; i < by_offset.size(); ++i) {
     const TensorInfo* prev = by_offset[i - 1];
-    if (prev->n_bytes > 0 && by_offset[i]->offset < prev->offset + prev->n_bytes) {
+    if (by_offset[i]->offset < prev->offset + prev->n_bytes) {
       return error("tensor '" + printable(by_offset[i]->name) + "' (offset " + std::to_string(by_offset[i]->offset) +
                    ") overlaps tensor '" + printable(prev->name) + "'");
     }

@@ -199,6 +199,37 @@ struct Raw {
   }
 };
 
+// Found by gguf_fuzz: the writer puts an empty tensor at the offset of the tensor after it;
+// the overlap check, sorting by offset, took the pair in either order and rejected the file
+// when the non-empty one came first. Empty tensors hold no bytes and overlap nothing.
+TEST(GgufTest, AnEmptyTensorSharesItsOffsetWithTheNext) {
+  for (int empty_first = 0; empty_first < 2; ++empty_first) {
+    GgufWriter w;
+    w.set_string("general.architecture", "llama");
+    const int64_t none[] = {0, 4};
+    const int64_t four[] = {4};
+    const std::vector<uint8_t> data(16, 1);
+    for (int k = 0; k < 4; ++k) {  // a few of each, so that both orders meet the sort
+      const bool empty = (k % 2 == 0) == (empty_first == 1);
+      const std::string name = {'t', static_cast<char>('0' + k)};
+      ASSERT_TRUE((empty ? w.add_tensor(name, GgmlType::F32, none, {}) : w.add_tensor(name, GgmlType::F32, four, data)).ok());
+    }
+    const auto bytes = w.to_bytes();
+    auto file = GgufFile::from_bytes(bytes);
+    ASSERT_TRUE(file.ok()) << file.error().message();
+    EXPECT_TRUE(GgufWriter::from_file(**file).to_bytes() == bytes);
+  }
+  // Two non-empty tensors at one offset still overlap.
+  Raw r;
+  r.header(2, 1).str("general.architecture").u32(8).str("llama");
+  r.str("a").u32(1).u64(4).u32(0).u64(0);
+  r.str("b").u32(1).u64(4).u32(0).u64(0);
+  r.pad().zeros(16);
+  auto bad = GgufFile::from_bytes(r.b);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("overlaps"), std::string::npos) << bad.error().message();
+}
+
 // A valid file with one F32 tensor [8] at offset 0 and the given extra key (already encoded).
 Raw one_tensor_file(const std::function<void(Raw&)>& kvs = {}, uint64_t n_kv = 0) {
   Raw r;
