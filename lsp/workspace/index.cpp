@@ -28,7 +28,7 @@ struct StrHash {
 template <typename V>
 using StrMap = std::unordered_map<std::string, V, StrHash, std::equal_to<>>;
 template <typename V>
-using NameMap = std::unordered_map<Name, V, NameHash>;
+using NameMap = std::unordered_map<Name, V>;  // hashed by handle (std::hash<Name>)
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

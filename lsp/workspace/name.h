@@ -72,10 +72,6 @@ class Name {
   const Entry* entry_;
 };
 
-struct NameHash {
-  size_t operator()(Name n) const { return n.hash(); }
-};
-
 }  // namespace moecode::workspace
 
 template <>
