@@ -156,13 +156,13 @@ std::string_view dir_of(std::string_view p) {
 }
 
 // A definition's signature indented like its source line (the column of its start).
-std::string indented_signature(const Definition& d, bool first_line_only) {
-  std::string sig = d.signature;
-  if (first_line_only) {
-    const size_t nl = sig.find('\n');
-    if (nl != std::string::npos) sig.resize(nl);
-  }
-  return std::string(std::min<uint32_t>(d.range.start.column, 40), ' ') + sig + "\n";
+std::string indented_signature(const workspace::FileSymbols& symbols, const Definition& d, bool first_line_only) {
+  std::string_view sig = symbols.signature(d);
+  if (first_line_only) sig = sig.substr(0, sig.find('\n'));
+  std::string out(std::min<uint32_t>(d.range.start.column, 40), ' ');
+  out.append(sig);
+  out += '\n';
+  return out;
 }
 
 std::string_view comment_of(const grammars::Language* lang) {
@@ -282,7 +282,7 @@ struct ContextEngine::Impl {
       uint32_t first = UINT32_MAX, last = 0;
       for (const auto& [refs, i] : picks) {
         const Definition& d = f->symbols.definitions[i];
-        body += indented_signature(d, true);
+        body += indented_signature(f->symbols, d, true);
         first = std::min(first, d.range.start.row);
         last = std::max(last, d.range.start.row);
       }
@@ -333,7 +333,7 @@ struct ContextEngine::Impl {
       for (const Definition& d : f->symbols.definitions) {
         if (!outline_kind(d)) continue;
         if (++n > opt.max_outline_entries) break;
-        body += indented_signature(d, false);
+        body += indented_signature(f->symbols, d, false);
         first = std::min(first, d.range.start.row);
         last = std::max(last, d.range.start.row);
       }
@@ -405,12 +405,12 @@ struct ContextEngine::Impl {
     if (n_lines <= opt.max_definition_lines) return t->lines(first, last + 1);
     if (workspace::is_type_kind(d.kind)) {
       // A large type: its own lines up to the body, then its members' signatures.
-      std::string body = t->lines(first, d.range.start.row) + indented_signature(d, false);
+      std::string body = t->lines(first, d.range.start.row) + indented_signature(f.symbols, d, false);
       size_t n = 0;
       for (const Definition& m : f.symbols.definitions) {
         if (m.range.start_byte <= d.range.start_byte || m.range.end_byte > d.range.end_byte) continue;
         if (!outline_kind(m) || ++n > opt.max_outline_entries) continue;
-        body += indented_signature(m, false);
+        body += indented_signature(f.symbols, m, false);
       }
       return body;
     }

@@ -630,7 +630,7 @@ std::string SymbolIndex::debug_dump() const {
                        f->n_lines, f->symbols.has_errors);
     for (const auto& d : f->symbols.definitions) {
       out += fmt::format("  def {} {} container={} range={} name={} sig={:?}\n", symbol_kind_name(d.kind), d.name,
-                         d.container, range(d.range), range(d.name_range()), d.signature);
+                         d.container, range(d.range), range(d.name_range()), f->symbols.signature(d));
     }
     // Positions as a caller gets them: kept (open documents) or extracted again.
     auto text = entry_text(*f);
@@ -707,6 +707,11 @@ std::span<const DefRef> SymbolIndex::View::definitions_of(Name name) const {
 
 const Definition& SymbolIndex::View::definition(DefRef ref) const {
   return index_->impl_->pub.files[ref.file]->symbols.definitions[ref.index];
+}
+
+std::string_view SymbolIndex::View::signature(DefRef ref) const {
+  const FileSymbols& s = index_->impl_->pub.files[ref.file]->symbols;
+  return s.signature(s.definitions[ref.index]);
 }
 
 std::span<const RefCount> SymbolIndex::View::referencing_files(std::string_view name) const {

@@ -198,6 +198,7 @@ class SymbolIndex::View {
   std::span<const DefRef> definitions(std::string_view name) const;
   std::span<const DefRef> definitions_of(Name name) const;  // the same, without the name lookup
   const Definition& definition(DefRef ref) const;
+  std::string_view signature(DefRef ref) const;  // of definition(ref)
   std::span<const RefCount> referencing_files(std::string_view name) const;
   // The files an import of `from` refers to (see imports.h), best first.
   std::vector<FileId> resolve(const FileEntry& from, const Import& imp, size_t max_files = 8) const;

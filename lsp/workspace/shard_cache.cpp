@@ -298,7 +298,7 @@ std::string ShardCache::encode(const FileSymbols& s) {
   for (const auto& d : s.definitions) {
     ids.push_back(table.id(d.name));
     ids.push_back(table.id(d.container));
-    ids.push_back(table.id(d.signature));
+    ids.push_back(table.id(s.signature(d)));
   }
   for (const auto& r : s.references) ids.push_back(table.id(r.name));
   for (const auto& i : s.imports) {
@@ -384,15 +384,30 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
   SourceRange prev;
   if (!r.count(&n, 1 + 1 + 2 * kRangeBytes + 1 + 1)) return false;
   s.definitions.resize(n);
-  for (auto& d : s.definitions) {
+  std::vector<uint32_t> sig_ids(n);
+  size_t sig_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Definition& d = s.definitions[i];
     if (!name(&d.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(SymbolKind::kVariable)) return false;
     d.kind = static_cast<SymbolKind>(kind);
     if (!r.range(&d.range, &prev)) return false;
     SourceRange name_prev = d.range;
     SourceRange name_range;
-    if (!r.range(&name_range, &name_prev) || !name(&d.container) || !str(&d.signature)) return false;
+    if (!r.range(&name_range, &name_prev) || !name(&d.container) || !r.u32(&sig_ids[i]) ||
+        sig_ids[i] >= strings.size()) {
+      return false;
+    }
     d.set_name_start(name_range);
     if (d.name_range() != name_range) return false;  // not the extent of the name: not a shard we wrote
+    sig_bytes += strings[sig_ids[i]].size();
+  }
+  // The signatures in one string, in order (as FileSymbols::add_definition lays them out).
+  s.signatures.reserve(sig_bytes);
+  for (size_t i = 0; i < n; ++i) {
+    Definition& d = s.definitions[i];
+    d.signature_begin = static_cast<uint32_t>(s.signatures.size());
+    d.signature_size = static_cast<uint32_t>(strings[sig_ids[i]].size());
+    s.signatures.append(strings[sig_ids[i]]);
   }
   prev = {};
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;

@@ -57,15 +57,17 @@ struct SourceRange {
 SourceRange text_range(uint32_t start_byte, TextPoint start, std::string_view text);
 
 // Like a reference, a definition keeps only where its name starts (the name is the text of
-// its range).
+// its range). Its signature lives in its file's FileSymbols::signatures (one string per
+// file, not one per definition: /usr/include has 1.1M definitions): read it with
+// FileSymbols::signature(d). 64 bytes a definition.
 struct Definition {
   Name name;
   Name container;          // enclosing class / impl / namespace name ("" at top level)
-  std::string signature;   // source from the definition's start to its body (<= a few lines),
-                           // secrets redacted
   SourceRange range;       // the whole definition node
   uint32_t name_start_byte = 0;
   TextPoint name_start;
+  uint32_t signature_begin = 0;  // FileSymbols::signatures[signature_begin, +signature_size)
+  uint32_t signature_size = 0;
   SymbolKind kind = SymbolKind::kFunction;
 
   // The range of the name in the text.
@@ -115,9 +117,24 @@ std::vector<NameCount> count_reference_names(const struct FileSymbols& symbols);
 // Everything the index knows about one file's text. Vectors are sorted by position.
 struct FileSymbols {
   std::vector<Definition> definitions;
+  // The definitions' signatures (source from the definition's start to its body, at most
+  // a few lines, secrets redacted), one after another in the order of `definitions`.
+  std::string signatures;
   std::vector<Reference> references;
   std::vector<Import> imports;
   bool has_errors = false;  // the parse tree contains ERROR or MISSING nodes
+
+  std::string_view signature(const Definition& d) const {
+    return std::string_view(signatures).substr(d.signature_begin, d.signature_size);
+  }
+  // Appends `d` with `signature` (the only way definitions are added, so `signatures`
+  // always holds them in order and two equal symbol sets compare equal).
+  void add_definition(Definition d, std::string_view signature) {
+    d.signature_begin = static_cast<uint32_t>(signatures.size());
+    d.signature_size = static_cast<uint32_t>(signature.size());
+    signatures.append(signature);
+    definitions.push_back(d);
+  }
   bool operator==(const FileSymbols&) const = default;
 };
 

@@ -84,13 +84,6 @@ std::string strip_quotes(std::string_view s) {
   return std::string(s);
 }
 
-// Cuts `s` at `n` bytes without splitting a UTF-8 sequence.
-void truncate_utf8(std::string* s, size_t n) {
-  if (s->size() <= n) return;
-  while (n > 0 && (static_cast<unsigned char>((*s)[n]) & 0xC0) == 0x80) --n;
-  s->resize(n);
-}
-
 // Where a definition's header ends: at its body, or at the end of its first line.
 uint32_t header_end_of(TSNode node, std::string_view text) {
   const uint32_t begin = ts_node_start_byte(node);
@@ -105,28 +98,43 @@ uint32_t header_end_of(TSNode node, std::string_view text) {
   return std::min<uint32_t>(end, static_cast<uint32_t>(text.size()));
 }
 
-// The definition's signature: its header (text[begin, end)), at most kMaxSignatureLines
-// lines, trailing blanks trimmed on every line, secrets redacted.
-std::string signature_from(std::string_view text, uint32_t begin, uint32_t end, std::span<const ByteSpan> secrets) {
-  if (end <= begin) return {};
-  std::string raw = redact_range(text, begin, end, secrets);
-  std::string out;
+// Appends the definition's signature to *out: its header (text[begin, end)), at most
+// kMaxSignatureLines lines and kMaxSignatureBytes bytes, trailing blanks trimmed on every
+// line, secrets redacted. Returns its size.
+uint32_t append_signature(std::string_view text, uint32_t begin, uint32_t end, std::span<const ByteSpan> secrets,
+                          std::string* out) {
+  end = std::min<uint32_t>(end, static_cast<uint32_t>(text.size()));
+  if (end <= begin) return 0;
+  // The text as it is, unless a secret overlaps it (rare: no copy otherwise).
+  std::string redacted;
+  std::string_view raw = text.substr(begin, end - begin);
+  const auto first = std::lower_bound(secrets.begin(), secrets.end(), begin,
+                                      [](const ByteSpan& sp, uint32_t b) { return sp.end <= b; });
+  if (first != secrets.end() && first->begin < end) {
+    redacted = redact_range(text, begin, end, secrets);
+    raw = redacted;
+  }
+  const size_t start = out->size();
   size_t lines = 0, pos = 0;
   while (pos <= raw.size() && lines < kMaxSignatureLines) {
     size_t nl = raw.find('\n', pos);
-    if (nl == std::string::npos) nl = raw.size();
-    std::string_view line(raw.data() + pos, nl - pos);
+    if (nl == std::string_view::npos) nl = raw.size();
+    std::string_view line = raw.substr(pos, nl - pos);
     while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
       line.remove_suffix(1);
     }
-    if (lines > 0) out += '\n';
-    out += line;
+    if (lines > 0) *out += '\n';
+    out->append(line);
     ++lines;
     pos = nl + 1;
   }
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  truncate_utf8(&out, kMaxSignatureBytes);
-  return out;
+  while (out->size() > start && (out->back() == '\n' || out->back() == ' ')) out->pop_back();
+  if (out->size() - start > kMaxSignatureBytes) {
+    size_t n = start + kMaxSignatureBytes;
+    while (n > start && (static_cast<unsigned char>((*out)[n]) & 0xC0) == 0x80) --n;
+    out->resize(n);
+  }
+  return static_cast<uint32_t>(out->size() - start);
 }
 
 }  // namespace
@@ -354,7 +362,8 @@ Result<const TagQuery*> TagQuery::get(const grammars::Language& language) {
 namespace {
 
 struct PendingDef {
-  Definition def;
+  Definition def;  // its signature_begin/size index *signature_text
+  const std::string* signature_text = nullptr;
   uint32_t pattern = 0;
   bool explicit_container = false;
   bool frozen = false;  // an ancestor kept from the previous extraction: never changed
@@ -367,6 +376,7 @@ struct PendingRef {
 using ScopeItem = TagState::Scope;
 
 struct Collected {
+  std::string signatures;  // of defs
   std::vector<PendingDef> defs;
   std::vector<PendingRef> refs;
   std::vector<ScopeItem> scopes;
@@ -496,8 +506,12 @@ void sort_defs(std::vector<PendingDef>* defs) {
 void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::vector<Import>&& imports,
           std::vector<ScopeItem>&& scopes, bool has_errors, std::span<const ByteSpan> secrets, FileSymbols* out,
           TagState* state) {
-  out->definitions.clear();
-  out->definitions.reserve(defs.size());
+  // The signatures may be read from out's own (the previous symbols): a new string.
+  size_t sig_bytes = 0;
+  for (const auto& d : defs) sig_bytes += d.def.signature_size;
+  FileSymbols sym;
+  sym.signatures.reserve(sig_bytes);
+  sym.definitions.reserve(defs.size());
   if (state) {
     state->header_end.clear();
     state->explicit_container.clear();
@@ -507,8 +521,13 @@ void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::v
       state->header_end.push_back(d.header_end);
       state->explicit_container.push_back(d.explicit_container ? 1 : 0);
     }
-    out->definitions.push_back(std::move(d.def));
+    const std::string_view sig =
+        d.signature_text ? std::string_view(*d.signature_text).substr(d.def.signature_begin, d.def.signature_size)
+                         : std::string_view();
+    sym.add_definition(d.def, sig);
   }
+  out->definitions = std::move(sym.definitions);
+  out->signatures = std::move(sym.signatures);
   out->references.clear();
   out->references.reserve(refs.size());
   for (auto& r : refs) out->references.push_back(std::move(r.ref));
@@ -588,7 +607,9 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
         d.def.range = range_of(role_node);
         d.def.set_name_start(range_of(name_node));
         d.header_end = header_end_of(role_node, text);
-        d.def.signature = signature_from(text, d.def.range.start_byte, d.header_end, secrets);
+        d.def.signature_begin = static_cast<uint32_t>(c.signatures.size());
+        d.def.signature_size = append_signature(text, d.def.range.start_byte, d.header_end, secrets, &c.signatures);
+        d.signature_text = &c.signatures;
         d.explicit_container = has_container;
         if (has_container) d.def.container = node_text(container_node, text);
         d.pattern = m.pattern_index;
@@ -693,6 +714,7 @@ bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::stri
     const Definition& d = old.definitions[i];
     PendingDef p;
     p.def = d;
+    p.signature_text = &old.signatures;
     p.header_end = old_state.header_end[i];
     p.explicit_container = old_state.explicit_container[i] != 0;
     switch (where(d.range.start_byte, d.range.end_byte)) {

@@ -182,7 +182,7 @@ std::string dump(const FileSymbols& s) {
   };
   for (const auto& d : s.definitions) {
     out += "def " + std::string(symbol_kind_name(d.kind)) + " " + d.container.str() + "." + d.name.str() + " " + r(d.range) +
-           " name " + r(d.name_range()) + " sig " + d.signature + "\n";
+           " name " + r(d.name_range()) + " sig " + std::string(s.signature(d)) + "\n";
   }
   for (const auto& x : s.references) out += "ref " + x.name.str() + " " + r(x.range()) + "\n";
   for (const auto& i : s.imports) out += "import " + i.module + " " + i.name + " " + r(i.range) + "\n";

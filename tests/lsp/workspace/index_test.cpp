@@ -63,7 +63,7 @@ TEST(IndexTest, DefinitionsReferencesAndImports) {
   const Definition& area = v.definition(defs[0]);
   EXPECT_EQ(area.kind, SymbolKind::kMethod);
   EXPECT_EQ(area.container, "Circle");
-  EXPECT_EQ(area.signature, "def area(self):");
+  EXPECT_EQ(v.signature(defs[0]), "def area(self):");
   EXPECT_EQ(area.range.start.row, 6u);
   EXPECT_EQ(v.definitions("dot").size(), 2u);  // the prototype and the definition
   // reverse references: who calls total()
@@ -173,8 +173,8 @@ TEST(IndexTest, FileEventsAddUpdateAndRemoveFiles) {
     auto v = (*index)->view();
     auto d = v.definitions("TOKEN");
     ASSERT_EQ(d.size(), 1u);
-    EXPECT_EQ(v.definition(d[0]).signature.find(key), std::string::npos);
-    EXPECT_NE(v.definition(d[0]).signature.find("[REDACTED]"), std::string::npos);
+    EXPECT_EQ(v.signature(d[0]).find(key), std::string_view::npos);
+    EXPECT_NE(v.signature(d[0]).find("[REDACTED]"), std::string_view::npos);
   }
   // Files that may not be indexed stay out when they appear through events too.
   TempTree outside;

@@ -204,15 +204,18 @@ TEST(ShardCacheTest, EncodingRoundTripsAndDecodingRejectsDamage) {
   d.set_name_start({8, 13, {1, 4}, {1, 9}});
   EXPECT_EQ(d.name_range(), (SourceRange{8, 13, {1, 4}, {1, 9}}));
   d.container = "Circle";
-  d.signature = "def área(self):";
-  s.definitions = {d, d};
-  s.definitions[1].kind = SymbolKind::kVariable;
+  s.add_definition(d, "def área(self):");
+  d.kind = SymbolKind::kVariable;
+  s.add_definition(d, "área = 1");
+  EXPECT_EQ(s.signature(s.definitions[0]), "def área(self):");
+  EXPECT_EQ(s.signature(s.definitions[1]), "área = 1");
   s.references = {{"total", 50, {4, 1}, ReferenceKind::kCall}, {"Vec", 0, {0, 0}, ReferenceKind::kOther}};
   s.imports = {{"geo.shapes", "Circle", {0, 30, {0, 0}, {0, 30}}}, {"os", "", {31, 40, {1, 0}, {1, 9}}}};
   const std::string bytes = ShardCache::encode(s);
   FileSymbols back;
   ASSERT_TRUE(ShardCache::decode(bytes, 60, &back));
   EXPECT_EQ(back, s);
+  EXPECT_EQ(back.signature(back.definitions[1]), "área = 1");
   EXPECT_TRUE(ShardCache::decode(ShardCache::encode(FileSymbols{}), 0, &back));
   EXPECT_EQ(back, FileSymbols{});
 
@@ -260,8 +263,7 @@ TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
       d.name_start_byte = std::min(r.start_byte, 0xfffff000u);
       d.name_start = {std::min(r.start.row, 0xfffff000u), std::min(r.start.column, 0xfffff000u)};
       d.container = pool[pick(pool.size() - 1)];
-      d.signature = pool[pick(pool.size() - 1)];
-      s.definitions.push_back(d);
+      s.add_definition(d, pool[pick(pool.size() - 1)]);
     }
     for (int i = static_cast<int>(pick(6)); i > 0; --i) {
       // A reference is its name's start; its end follows from the name (no overflow).
