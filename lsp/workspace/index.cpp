@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "lsp/workspace/secrets.h"
+#include "lsp/workspace/small_list.h"
 #include "lsp/workspace/worker_pool.h"
 
 namespace moecode::workspace {
@@ -102,8 +103,8 @@ struct Published {
   size_t n_live = 0;
   StrMap<FileId> by_abs;
   StrMap<FileId> by_display;
-  NameMap<std::vector<DefRef>> defs_by_name;
-  NameMap<std::vector<RefCount>> refs_by_name;
+  NameMap<SmallList<DefRef>> defs_by_name;
+  NameMap<SmallList<RefCount>> refs_by_name;
   PathTable paths;
 
   void add_names(const FileEntry& f) {
@@ -112,7 +113,7 @@ struct Published {
     }
     for (const auto& [name, n] : f.ref_names) {
       auto it = refs_by_name.find(name);
-      if (it == refs_by_name.end()) it = refs_by_name.emplace(name, std::vector<RefCount>{}).first;
+      if (it == refs_by_name.end()) it = refs_by_name.emplace(name, SmallList<RefCount>{}).first;
       it->second.push_back({f.id, n});
     }
   }
@@ -121,13 +122,13 @@ struct Published {
     for (const auto& d : f.symbols.definitions) {
       auto it = defs_by_name.find(d.name);
       if (it == defs_by_name.end()) continue;
-      std::erase_if(it->second, [&](const DefRef& r) { return r.file == f.id; });
+      it->second.erase_if([&](const DefRef& r) { return r.file == f.id; });
       if (it->second.empty()) defs_by_name.erase(it);
     }
     for (const auto& r : f.ref_names) {
       auto it = refs_by_name.find(r.name);
       if (it == refs_by_name.end()) continue;
-      std::erase_if(it->second, [&](const RefCount& c) { return c.file == f.id; });
+      it->second.erase_if([&](const RefCount& c) { return c.file == f.id; });
       if (it->second.empty()) refs_by_name.erase(it);
     }
   }
@@ -365,6 +366,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
       fresh.put(std::move(copy));
     }
   }
+  // The lists grew one file at a time: give their spare room back.
+  for (auto& [name, refs] : fresh.defs_by_name) refs.shrink_to_fit();
+  for (auto& [name, refs] : fresh.refs_by_name) refs.shrink_to_fit();
   for (const auto& f : fresh.files) {
     if (!f) continue;
     ++stats.n_files;
