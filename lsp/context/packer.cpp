@@ -619,7 +619,7 @@ Result<PackedContext> ContextEngine::pack(const ContextRequest& req) const {
       for (FileId id : view.resolve(*resolver_self, imp)) {
         if (r.self && id == r.self->id) continue;
         r.imported_files.insert(id);
-        if (!imp.name.empty()) r.imported_names[imp.name].insert(id);
+        if (!imp.name.empty()) r.imported_names[imp.name.str()].insert(id);
       }
     }
   }

@@ -180,7 +180,7 @@ std::vector<FileId> resolve_import(const PathTable& t, const grammars::Language&
   const std::string_view from_dir = dir_of(from_path);
   const std::string_view L = lang.name;
   std::vector<FileId> near, far;
-  const std::string& mod = imp.module;
+  const std::string mod = imp.module.str();
 
   if (L == "c" || L == "cpp") {
     // Relative to the including file first, then anywhere (-I paths are unknown).

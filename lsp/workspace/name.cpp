@@ -1,5 +1,5 @@
 // The pool behind Name: 64 shards picked by the text's hash, each an open-addressing table
-// of entry pointers (linear probing, at most half full) over an arena of 64 KiB blocks.
+// of entry pointers (linear probing, at most three quarters full) over an arena of 64 KiB blocks.
 // Entries never move and are never freed, so a Name stays valid for the process's life
 // and reading one takes no lock.
 #include "lsp/workspace/name.h"
@@ -40,7 +40,7 @@ class Shard {
 
   const Name::Entry* intern(std::string_view text, size_t hash) {
     if (const Name::Entry* e = find(text, hash)) return e;
-    if ((n_ + 1) * 2 > slots_.size()) grow();
+    if ((n_ + 1) * 4 > slots_.size() * 3) grow();
     const Name::Entry* e = allocate(text);
     size_t i = hash & mask();
     while (slots_[i]) i = (i + 1) & mask();

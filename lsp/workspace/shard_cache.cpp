@@ -154,10 +154,11 @@ class Reader {
     *v = static_cast<int64_t>(x >> 1) ^ -static_cast<int64_t>(x & 1);
     return true;
   }
-  bool bytes(std::string* s) {
+  // A view into the data being read.
+  bool bytes(std::string_view* s) {
     uint64_t n = 0;
     if (!var(&n) || data_.size() < n) return false;
-    s->assign(data_.data(), n);
+    *s = data_.substr(0, n);
     data_.remove_prefix(n);
     return true;
   }
@@ -360,16 +361,10 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
   if (!r.u32(&flag) || flag > 1) return false;
   s.has_errors = flag == 1;
   if (!r.count(&n, 1)) return false;
-  std::vector<std::string> strings(n);
+  std::vector<std::string_view> strings(n);  // views into `data`
   for (auto& str : strings) {
     if (!r.bytes(&str)) return false;
   }
-  auto str = [&](std::string* into) {
-    uint32_t id = 0;
-    if (!r.u32(&id) || id >= strings.size()) return false;
-    *into = strings[id];
-    return true;
-  };
   // Names are interned once per shard string, on first use.
   std::vector<Name> names(strings.size());
   std::vector<uint8_t> interned(strings.size(), 0);
@@ -402,12 +397,11 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
     sig_bytes += strings[sig_ids[i]].size();
   }
   // The signatures in one string, in order (as FileSymbols::add_definition lays them out).
+  if (sig_bytes > FileSymbols::kMaxSignatureBytes) return false;  // not a shard we wrote
   s.signatures.reserve(sig_bytes);
   for (size_t i = 0; i < n; ++i) {
-    Definition& d = s.definitions[i];
-    d.signature_begin = static_cast<uint32_t>(s.signatures.size());
-    d.signature_size = static_cast<uint32_t>(strings[sig_ids[i]].size());
     s.signatures.append(strings[sig_ids[i]]);
+    s.definitions[i].signature_end = static_cast<uint32_t>(s.signatures.size());
   }
   prev = {};
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
@@ -424,7 +418,7 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
   s.imports.resize(n);
   for (auto& imp : s.imports) {
-    if (!str(&imp.module) || !str(&imp.name) || !r.range(&imp.range, &prev)) return false;
+    if (!name(&imp.module) || !name(&imp.name) || !r.range(&imp.range, &prev)) return false;
   }
   if (!r.done()) return false;
   *out = std::move(s);

@@ -3,6 +3,7 @@
 // the tags queries in grammars/queries/<lang>/tags.scm. Plain values; thread-compatible.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,17 +59,17 @@ SourceRange text_range(uint32_t start_byte, TextPoint start, std::string_view te
 
 // Like a reference, a definition keeps only where its name starts (the name is the text of
 // its range). Its signature lives in its file's FileSymbols::signatures (one string per
-// file, not one per definition: /usr/include has 1.1M definitions): read it with
-// FileSymbols::signature(d). 64 bytes a definition.
+// file, not one per definition: /usr/include has 1.1M definitions), where it ends at
+// signature_end and starts where the previous definition's ends: read it with
+// FileSymbols::signature(d), d an element of that FileSymbols. 56 bytes a definition.
 struct Definition {
   Name name;
-  Name container;          // enclosing class / impl / namespace name ("" at top level)
-  SourceRange range;       // the whole definition node
+  Name container;     // enclosing class / impl / namespace name ("" at top level)
+  SourceRange range;  // the whole definition node
   uint32_t name_start_byte = 0;
   TextPoint name_start;
-  uint32_t signature_begin = 0;  // FileSymbols::signatures[signature_begin, +signature_size)
-  uint32_t signature_size = 0;
-  SymbolKind kind = SymbolKind::kFunction;
+  uint32_t signature_end : 24 = 0;  // in FileSymbols::signatures
+  SymbolKind kind : 8 = SymbolKind::kFunction;
 
   // The range of the name in the text.
   SourceRange name_range() const { return text_range(name_start_byte, name_start, name.view()); }
@@ -98,10 +99,11 @@ struct Reference {
   bool operator==(const Reference&) const = default;
 };
 
+// Module paths and imported names repeat across files (<stddef.h>, "os"): they are interned.
 struct Import {
-  std::string module;  // as written, quotes stripped: "os.path", "./util", "foo/bar.h"
-  std::string name;    // one imported name ("" when the whole module is imported)
-  SourceRange range;   // the import statement
+  Name module;        // as written, quotes stripped: "os.path", "./util", "foo/bar.h"
+  Name name;          // one imported name ("" when the whole module is imported)
+  SourceRange range;  // the import statement
   bool operator==(const Import&) const = default;
 };
 
@@ -116,6 +118,9 @@ std::vector<NameCount> count_reference_names(const struct FileSymbols& symbols);
 
 // Everything the index knows about one file's text. Vectors are sorted by position.
 struct FileSymbols {
+  // A file's signatures take at most this many bytes; definitions past it get none.
+  static constexpr size_t kMaxSignatureBytes = (size_t{1} << 24) - 1;
+
   std::vector<Definition> definitions;
   // The definitions' signatures (source from the definition's start to its body, at most
   // a few lines, secrets redacted), one after another in the order of `definitions`.
@@ -124,15 +129,20 @@ struct FileSymbols {
   std::vector<Import> imports;
   bool has_errors = false;  // the parse tree contains ERROR or MISSING nodes
 
+  // The signature of `d`, an element of `definitions` (not a copy of one).
   std::string_view signature(const Definition& d) const {
-    return std::string_view(signatures).substr(d.signature_begin, d.signature_size);
+    const auto i = static_cast<size_t>(&d - definitions.data());
+    assert(i < definitions.size());
+    if (i >= definitions.size()) return {};
+    const uint32_t begin = i == 0 ? 0 : definitions[i - 1].signature_end;
+    return std::string_view(signatures).substr(begin, d.signature_end - begin);
   }
-  // Appends `d` with `signature` (the only way definitions are added, so `signatures`
-  // always holds them in order and two equal symbol sets compare equal).
+  // Appends `d` with `signature` (the only way definitions are added: `signatures` holds
+  // them in order, so two equal symbol sets compare equal).
   void add_definition(Definition d, std::string_view signature) {
-    d.signature_begin = static_cast<uint32_t>(signatures.size());
-    d.signature_size = static_cast<uint32_t>(signature.size());
+    if (signatures.size() + signature.size() > kMaxSignatureBytes) signature = {};
     signatures.append(signature);
+    d.signature_end = static_cast<uint32_t>(signatures.size());
     definitions.push_back(d);
   }
   bool operator==(const FileSymbols&) const = default;

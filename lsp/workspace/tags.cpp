@@ -362,8 +362,10 @@ Result<const TagQuery*> TagQuery::get(const grammars::Language& language) {
 namespace {
 
 struct PendingDef {
-  Definition def;  // its signature_begin/size index *signature_text
-  const std::string* signature_text = nullptr;
+  Definition def;
+  const std::string* signature_text = nullptr;  // its signature: [signature_begin, +signature_size)
+  uint32_t signature_begin = 0;
+  uint32_t signature_size = 0;
   uint32_t pattern = 0;
   bool explicit_container = false;
   bool frozen = false;  // an ancestor kept from the previous extraction: never changed
@@ -508,7 +510,7 @@ void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::v
           TagState* state) {
   // The signatures may be read from out's own (the previous symbols): a new string.
   size_t sig_bytes = 0;
-  for (const auto& d : defs) sig_bytes += d.def.signature_size;
+  for (const auto& d : defs) sig_bytes += d.signature_size;
   FileSymbols sym;
   sym.signatures.reserve(sig_bytes);
   sym.definitions.reserve(defs.size());
@@ -522,7 +524,7 @@ void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::v
       state->explicit_container.push_back(d.explicit_container ? 1 : 0);
     }
     const std::string_view sig =
-        d.signature_text ? std::string_view(*d.signature_text).substr(d.def.signature_begin, d.def.signature_size)
+        d.signature_text ? std::string_view(*d.signature_text).substr(d.signature_begin, d.signature_size)
                          : std::string_view();
     sym.add_definition(d.def, sig);
   }
@@ -607,8 +609,8 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
         d.def.range = range_of(role_node);
         d.def.set_name_start(range_of(name_node));
         d.header_end = header_end_of(role_node, text);
-        d.def.signature_begin = static_cast<uint32_t>(c.signatures.size());
-        d.def.signature_size = append_signature(text, d.def.range.start_byte, d.header_end, secrets, &c.signatures);
+        d.signature_begin = static_cast<uint32_t>(c.signatures.size());
+        d.signature_size = append_signature(text, d.def.range.start_byte, d.header_end, secrets, &c.signatures);
         d.signature_text = &c.signatures;
         d.explicit_container = has_container;
         if (has_container) d.def.container = node_text(container_node, text);
@@ -641,7 +643,7 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
         for (uint16_t i = 0; i < m.capture_count; ++i) {
           if (impl_->captures[m.captures[i].index].role != Role::kImportName) continue;
           Import named = imp;
-          named.name = std::string(node_text(m.captures[i].node, text));
+          named.name = node_text(m.captures[i].node, text);
           c.imports.push_back(std::move(named));
           any_name = true;
         }
@@ -714,7 +716,10 @@ bool TagQuery::extract_incremental(TSQueryCursor* cursor, TSNode root, std::stri
     const Definition& d = old.definitions[i];
     PendingDef p;
     p.def = d;
+    const std::string_view sig = old.signature(d);
     p.signature_text = &old.signatures;
+    p.signature_begin = static_cast<uint32_t>(sig.data() - old.signatures.data());
+    p.signature_size = static_cast<uint32_t>(sig.size());
     p.header_end = old_state.header_end[i];
     p.explicit_container = old_state.explicit_container[i] != 0;
     switch (where(d.range.start_byte, d.range.end_byte)) {

@@ -45,7 +45,7 @@ void check_ranges(const FileSymbols& s, size_t size, const std::string& lang) {
     if (!in(r.range())) fail("reference '" + r.name.str() + "' outside the text", lang);
   }
   for (const auto& i : s.imports) {
-    if (!in(i.range)) fail("import '" + i.module + "' outside the text", lang);
+    if (!in(i.range)) fail("import '" + i.module.str() + "' outside the text", lang);
   }
 }
 

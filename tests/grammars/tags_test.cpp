@@ -41,7 +41,7 @@ std::vector<std::string> format_tags(const FileSymbols& s) {
                   std::to_string(r.start.row + 1));
   }
   for (const auto& i : s.imports) {
-    out.push_back("import " + i.module + " " + (i.name.empty() ? "-" : i.name) + " " +
+    out.push_back("import " + i.module.str() + " " + (i.name.empty() ? "-" : i.name.str()) + " " +
                   std::to_string(i.range.start.row + 1));
   }
   return out;

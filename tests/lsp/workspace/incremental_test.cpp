@@ -185,7 +185,7 @@ std::string dump(const FileSymbols& s) {
            " name " + r(d.name_range()) + " sig " + std::string(s.signature(d)) + "\n";
   }
   for (const auto& x : s.references) out += "ref " + x.name.str() + " " + r(x.range()) + "\n";
-  for (const auto& i : s.imports) out += "import " + i.module + " " + i.name + " " + r(i.range) + "\n";
+  for (const auto& i : s.imports) out += "import " + i.module.str() + " " + i.name.str() + " " + r(i.range) + "\n";
   out += s.has_errors ? "errors\n" : "clean\n";
   return out;
 }

@@ -194,6 +194,29 @@ TEST(ShardCacheTest, TheKeyDependsOnContentAndLanguage) {
   EXPECT_NE(cache->shard_path(a), cache->shard_path(ShardCache::key(*js, "x = 1\n")));
 }
 
+static_assert(sizeof(Definition) == 56, "1.1M definitions for /usr/include: keep them small");
+
+TEST(FileSymbolsTest, SignaturesFollowEachOtherAndStopAtTheCap) {
+  FileSymbols s;
+  Definition d;
+  d.name = "f";
+  s.add_definition(d, "void f()");
+  s.add_definition(d, "");
+  s.add_definition(d, "int g");
+  ASSERT_EQ(s.definitions.size(), 3u);
+  EXPECT_EQ(s.signature(s.definitions[0]), "void f()");
+  EXPECT_EQ(s.signature(s.definitions[1]), "");
+  EXPECT_EQ(s.signature(s.definitions[2]), "int g");
+  EXPECT_EQ(s.signatures, "void f()int g");
+  // Past the per-file cap a definition keeps its place but not its signature.
+  const std::string big(FileSymbols::kMaxSignatureBytes - s.signatures.size(), 'x');
+  s.add_definition(d, big);
+  s.add_definition(d, "one byte too many");
+  EXPECT_EQ(s.signature(s.definitions[3]).size(), big.size());
+  EXPECT_EQ(s.signature(s.definitions[4]), "");
+  EXPECT_EQ(s.signature(s.definitions[2]), "int g");
+}
+
 TEST(ShardCacheTest, EncodingRoundTripsAndDecodingRejectsDamage) {
   FileSymbols s;
   s.has_errors = true;
