@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -334,6 +337,12 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     stats.n_from_cache += w->from_cache;
   }
   stats.parse_ms = ms_since(t1);
+  workers.clear();
+#if defined(__GLIBC__)
+  // The parse trees and buffers the workers freed leave holes between the entries they
+  // kept: hand those pages back before publishing (/usr/include: 12 MB).
+  malloc_trim(0);
+#endif
 
   // Publish: a fresh table, with the open documents' current entries carried over.
   Published fresh;
