@@ -1,7 +1,10 @@
 // Workspace index and context benchmarks on a large real tree present on every machine:
-// the Python standard library (/usr/lib/python3.N).
+// the Python standard library (/usr/lib/python3.N), or $MOECODE_BENCH_ROOT (/usr/include...).
 //   BM_IndexBuild       full index (discovery + parse + tags) on the worker pool: files/s,
 //                       definitions/s
+//   BM_TreeSitterOnly   what tree-sitter alone costs for the same files, on one thread:
+//                       parsing, then running our tags query over the tree (matches read,
+//                       nothing extracted); the floor under BM_IndexBuild/1
 //   BM_IncrementalEdit  a one-character edit (typed, then deleted) in a 5,000-line file:
 //                       update_document latency, p50/p95 ms
 //   BM_Pack             packing a 128K-token budget (warm engine; and cold, a fresh engine
@@ -16,12 +19,17 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <tree_sitter/api.h>
+
+#include "grammars/languages.h"
 #include "lsp/context/context.h"
+#include "lsp/workspace/discovery.h"
 #include "lsp/workspace/index.h"
 #include "moecode/engine/tokenizer.h"
 
@@ -52,8 +60,13 @@ std::string read_file(const std::string& p) {
   return ss.str();
 }
 
+std::string bench_root() {
+  const char* env = std::getenv("MOECODE_BENCH_ROOT");
+  return env && *env ? std::string(env) : python_stdlib();
+}
+
 void BM_IndexBuild(benchmark::State& state) {
-  const std::string root = python_stdlib();
+  const std::string root = bench_root();
   if (root.empty()) {
     state.SkipWithError("no /usr/lib/python3.N on this machine");
     return;
@@ -78,6 +91,70 @@ void BM_IndexBuild(benchmark::State& state) {
                                               benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_IndexBuild)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+void BM_TreeSitterOnly(benchmark::State& state) {
+  const std::string root = bench_root();
+  auto filter = root.empty() ? Result<std::unique_ptr<workspace::FileFilter>>(
+                                   make_error(ErrorCode::kNotFound, "no /usr/lib/python3.N on this machine"))
+                             : workspace::FileFilter::open(root, workspace::kDefaultMaxFileBytes);
+  if (!filter.ok()) {
+    state.SkipWithError(filter.error().message().c_str());
+    return;
+  }
+  workspace::SkipCounts skipped;
+  struct File {
+    const grammars::Language* language;
+    std::string text;
+  };
+  std::vector<File> files;
+  uint64_t n_bytes = 0;
+  for (const auto& f : (*filter)->discover(&skipped)) {
+    std::string text = read_file(f.abs_path);
+    if (workspace::is_binary(text) || f.language->tags_query.empty()) continue;
+    n_bytes += text.size();
+    files.push_back({f.language, std::move(text)});
+  }
+  std::map<const grammars::Language*, TSQuery*> queries;
+  for (const auto& f : files) {
+    if (queries.count(f.language)) continue;
+    uint32_t offset = 0;
+    TSQueryError error = TSQueryErrorNone;
+    queries[f.language] = ts_query_new(f.language->ts(), f.language->tags_query.data(),
+                                       static_cast<uint32_t>(f.language->tags_query.size()), &offset, &error);
+  }
+  TSParser* parser = ts_parser_new();
+  TSQueryCursor* cursor = ts_query_cursor_new();
+  double parse_s = 0, query_s = 0;
+  uint64_t n_matches = 0;
+  for (auto _ : state) {
+    for (const auto& f : files) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ts_parser_set_language(parser, f.language->ts());
+      TSTree* tree = ts_parser_parse_string(parser, nullptr, f.text.data(), static_cast<uint32_t>(f.text.size()));
+      const auto t1 = std::chrono::steady_clock::now();
+      if (tree && queries[f.language]) {
+        ts_query_cursor_exec(cursor, queries[f.language], ts_tree_root_node(tree));
+        TSQueryMatch m;
+        while (ts_query_cursor_next_match(cursor, &m)) ++n_matches;
+      }
+      const auto t2 = std::chrono::steady_clock::now();
+      ts_tree_delete(tree);
+      parse_s += std::chrono::duration<double>(t1 - t0).count();
+      query_s += std::chrono::duration<double>(t2 - t1).count();
+    }
+  }
+  ts_query_cursor_delete(cursor);
+  ts_parser_delete(parser);
+  for (auto& [lang, q] : queries) ts_query_delete(q);
+  const double n = static_cast<double>(state.iterations());
+  state.counters["files"] = static_cast<double>(files.size());
+  state.counters["MB"] = static_cast<double>(n_bytes) / 1e6;
+  state.counters["parse_s"] = parse_s / n;
+  state.counters["query_s"] = query_s / n;
+  state.counters["matches"] = static_cast<double>(n_matches) / n;
+  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(n_bytes) * n / 1e6, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_TreeSitterOnly)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 
 workspace::TextPoint point_at(const std::string& t, size_t byte) {
   workspace::TextPoint p;
