@@ -2,9 +2,9 @@
 // the Python standard library (/usr/lib/python3.N), or $MOECODE_BENCH_ROOT (/usr/include...).
 //   BM_IndexBuild       full index (discovery + parse + tags) on the worker pool: files/s,
 //                       definitions/s
-//   BM_TreeSitterOnly   what tree-sitter alone costs for the same files, on one thread:
+//   BM_TreeSitterOnly   what tree-sitter alone costs for the same files, on 1 and 2 threads:
 //                       parsing, then running our tags query over the tree (matches read,
-//                       nothing extracted); the floor under BM_IndexBuild/1
+//                       nothing extracted); the floor under BM_IndexBuild with as many workers
 //   BM_IncrementalEdit  a one-character edit (typed, then deleted) in a 5,000-line file:
 //                       update_document latency, p50/p95 ms
 //   BM_Pack             packing a 128K-token budget (warm engine; and cold, a fresh engine
@@ -19,10 +19,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <map>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <tree_sitter/api.h>
@@ -122,39 +124,55 @@ void BM_TreeSitterOnly(benchmark::State& state) {
     queries[f.language] = ts_query_new(f.language->ts(), f.language->tags_query.data(),
                                        static_cast<uint32_t>(f.language->tags_query.size()), &offset, &error);
   }
-  TSParser* parser = ts_parser_new();
-  TSQueryCursor* cursor = ts_query_cursor_new();
-  double parse_s = 0, query_s = 0;
-  uint64_t n_matches = 0;
-  for (auto _ : state) {
-    for (const auto& f : files) {
+  // Each thread takes the next file (as the index's workers do), with its own parser and
+  // cursor; the queries are shared (read-only).
+  const int n_threads = static_cast<int>(state.range(0));
+  std::atomic<double> parse_s{0}, query_s{0};
+  std::atomic<uint64_t> n_matches{0};
+  auto run = [&](std::atomic<size_t>* next) {
+    TSParser* parser = ts_parser_new();
+    TSQueryCursor* cursor = ts_query_cursor_new();
+    double p = 0, q = 0;
+    uint64_t m_count = 0;
+    for (size_t i; (i = next->fetch_add(1)) < files.size();) {
+      const File& f = files[i];
       const auto t0 = std::chrono::steady_clock::now();
       ts_parser_set_language(parser, f.language->ts());
       TSTree* tree = ts_parser_parse_string(parser, nullptr, f.text.data(), static_cast<uint32_t>(f.text.size()));
       const auto t1 = std::chrono::steady_clock::now();
-      if (tree && queries[f.language]) {
-        ts_query_cursor_exec(cursor, queries[f.language], ts_tree_root_node(tree));
+      if (tree && queries.at(f.language)) {
+        ts_query_cursor_exec(cursor, queries.at(f.language), ts_tree_root_node(tree));
         TSQueryMatch m;
-        while (ts_query_cursor_next_match(cursor, &m)) ++n_matches;
+        while (ts_query_cursor_next_match(cursor, &m)) ++m_count;
       }
       const auto t2 = std::chrono::steady_clock::now();
       ts_tree_delete(tree);
-      parse_s += std::chrono::duration<double>(t1 - t0).count();
-      query_s += std::chrono::duration<double>(t2 - t1).count();
+      p += std::chrono::duration<double>(t1 - t0).count();
+      q += std::chrono::duration<double>(t2 - t1).count();
     }
+    ts_query_cursor_delete(cursor);
+    ts_parser_delete(parser);
+    parse_s.fetch_add(p);
+    query_s.fetch_add(q);
+    n_matches.fetch_add(m_count);
+  };
+  for (auto _ : state) {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    for (int t = 1; t < n_threads; ++t) threads.emplace_back(run, &next);
+    run(&next);
+    for (auto& t : threads) t.join();
   }
-  ts_query_cursor_delete(cursor);
-  ts_parser_delete(parser);
   for (auto& [lang, q] : queries) ts_query_delete(q);
   const double n = static_cast<double>(state.iterations());
   state.counters["files"] = static_cast<double>(files.size());
   state.counters["MB"] = static_cast<double>(n_bytes) / 1e6;
-  state.counters["parse_s"] = parse_s / n;
-  state.counters["query_s"] = query_s / n;
-  state.counters["matches"] = static_cast<double>(n_matches) / n;
+  state.counters["parse_s"] = parse_s.load() / n;  // summed over the threads
+  state.counters["query_s"] = query_s.load() / n;
+  state.counters["matches"] = static_cast<double>(n_matches.load()) / n;
   state.counters["MB/s"] = benchmark::Counter(static_cast<double>(n_bytes) * n / 1e6, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_TreeSitterOnly)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK(BM_TreeSitterOnly)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 
 workspace::TextPoint point_at(const std::string& t, size_t byte) {
   workspace::TextPoint p;
