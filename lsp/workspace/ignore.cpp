@@ -122,7 +122,7 @@ void IgnoreRules::load_locked(const std::string& rel_dir) {
     std::string rule = rebase_rule(line, dir_slash);
     if (!rule.empty()) rules += rule + "\n";
   }
-  if (!rules.empty()) git_ignore_add_rule(extra_, rules.c_str());
+  if (!rules.empty() && git_ignore_add_rule(extra_, rules.c_str()) == 0) has_extra_rules_ = true;
 }
 
 bool IgnoreRules::is_ignored(std::string_view rel, bool is_dir) {
@@ -134,7 +134,9 @@ bool IgnoreRules::is_ignored(std::string_view rel, bool is_dir) {
   std::string path = std::string(rel);
   if (is_dir && (path.empty() || path.back() != '/')) path += '/';
   int ignored = 0;
-  if (git_ignore_path_is_ignored(&ignored, extra_, path.c_str()) == 0 && ignored) return true;
+  // The .moecodeignore rules, when some folder has any (most trees have none: one libgit2
+  // look-up a path instead of two).
+  if (has_extra_rules_ && git_ignore_path_is_ignored(&ignored, extra_, path.c_str()) == 0 && ignored) return true;
   const std::string repo_path = prefix_ + path;
   if (git_ignore_path_is_ignored(&ignored, repo_, repo_path.c_str()) == 0 && ignored) return true;
   return false;

@@ -56,6 +56,7 @@ class IgnoreRules {
   git_repository* extra_ = nullptr;  // .moecodeignore rules only (no work tree)
   std::string prefix_;               // root relative to the repo work tree, with a trailing '/'
   bool in_repo_ = false;
+  bool has_extra_rules_ = false;  // some .moecodeignore added rules to extra_
   std::set<std::string, std::less<>> loaded_;  // folders whose .moecodeignore was read
 };
 
