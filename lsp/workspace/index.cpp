@@ -214,10 +214,11 @@ struct SymbolIndex::Impl {
 namespace {
 
 // `keep_references`: an open document's entry keeps its references' positions; the others
-// keep the names and counts only (FileEntry::ref_names).
+// keep the names and counts only (FileEntry::ref_names). `ref_names`: those names when
+// already known (from the index cache, or counted for it), else counted here.
 std::shared_ptr<FileEntry> make_entry(std::string abs, std::string display, uint32_t root,
                                       const grammars::Language* lang, std::string_view text, FileSymbols symbols,
-                                      bool keep_references) {
+                                      bool keep_references, std::vector<NameCount>* ref_names = nullptr) {
   auto e = std::make_shared<FileEntry>();
   e->abs_path = std::move(abs);
   e->path = std::move(display);
@@ -226,7 +227,7 @@ std::shared_ptr<FileEntry> make_entry(std::string abs, std::string display, uint
   e->n_bytes = text.size();
   e->n_lines = count_lines(text);
   e->symbols = std::move(symbols);
-  e->ref_names = count_reference_names(e->symbols);
+  e->ref_names = ref_names ? std::move(*ref_names) : count_reference_names(e->symbols);
   e->ref_names.shrink_to_fit();
   if (!keep_references) std::vector<Reference>().swap(e->symbols.references);
   return e;
@@ -308,9 +309,10 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
           return;
         }
         FileSymbols syms;
+        std::vector<NameCount> ref_names;
         std::optional<ShardCache::Key> key;
         if (options_.cache) key = ShardCache::key(*job.file.language, w.buf);
-        if (key && options_.cache->load(*key, &syms)) {
+        if (key && options_.cache->load(*key, &syms, &ref_names)) {
           ++w.from_cache;
         } else {
           const std::vector<ByteSpan> secrets = find_secrets(w.buf);
@@ -320,12 +322,13 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
             ++w.failed;
             spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
             syms = FileSymbols{};
-          } else if (key) {
-            options_.cache->store(*key, syms);  // a failed parse (timeout, cancel) is not stored
           }
+          ref_names = count_reference_names(syms);
+          // A failed parse (timeout, cancel) is not stored.
+          if (key && tree.ok()) options_.cache->store(*key, syms, ref_names);
         }
         results[i] = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
-                                job.file.language, w.buf, std::move(syms), /*keep_references=*/false);
+                                job.file.language, w.buf, std::move(syms), /*keep_references=*/false, &ref_names);
       },
       cancel);
   if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");

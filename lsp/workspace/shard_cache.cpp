@@ -1,10 +1,10 @@
 // The index's shard cache (see shard_cache.h). A shard is
-//   "MOESHRD2" | u32 payload size | u64 FNV-1a of the payload | payload
+//   "MOESHRD3" | u32 payload size | u64 FNV-1a of the payload | payload
 // and the payload is varints (LEB128; signed ones zigzag-coded):
 //   has_errors
 //   strings: n, then n x (length, bytes): every name, container, signature and module once
 //   definitions: n, then n x (name, kind, range, name range, container, signature)
-//   references:  n, then n x (name, kind, range)
+//   referenced names: n, then n x (name, count), names in text order
 //   imports:     n, then n x (module, name, range)
 // where a string is its index in the table and a range is (start byte - previous start byte
 // of the section, signed; end byte - start byte; start row - previous start row, signed; start
@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdlib>
@@ -37,7 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kMagic = "MOESHRD2";
+constexpr std::string_view kMagic = "MOESHRD3";
 constexpr size_t kHeaderBytes = 8 + 4 + 8;
 // Bump when the extraction or the redaction of signatures changes what a file yields
 // (grammar and query changes are seen by the fingerprint already).
@@ -290,10 +291,13 @@ ShardCache::Key ShardCache::key(const grammars::Language& language, std::string_
 
 std::string ShardCache::shard_path(const Key& key) const {
   const std::string h = hex(key.digest.data(), key.digest.size());
-  return fmt::format("{}/v2/{}/{}/{}", dir_, fingerprint(key.language), h.substr(0, 2), h.substr(2));
+  return fmt::format("{}/v3/{}/{}/{}", dir_, fingerprint(key.language), h.substr(0, 2), h.substr(2));
 }
 
-std::string ShardCache::encode(const FileSymbols& s) {
+std::string ShardCache::encode(const FileSymbols& s, std::span<const NameCount> ref_names) {
+  // In text order: the same content gives the same bytes, whichever process writes them.
+  std::vector<NameCount> names(ref_names.begin(), ref_names.end());
+  std::sort(names.begin(), names.end(), [](const NameCount& a, const NameCount& b) { return a.name.view() < b.name.view(); });
   StringTable table;
   std::vector<uint32_t> ids;  // in the order the records below read them
   for (const auto& d : s.definitions) {
@@ -301,7 +305,7 @@ std::string ShardCache::encode(const FileSymbols& s) {
     ids.push_back(table.id(d.container));
     ids.push_back(table.id(s.signature(d)));
   }
-  for (const auto& r : s.references) ids.push_back(table.id(r.name));
+  for (const auto& r : names) ids.push_back(table.id(r.name));
   for (const auto& i : s.imports) {
     ids.push_back(table.id(i.module));
     ids.push_back(table.id(i.name));
@@ -322,12 +326,10 @@ std::string ShardCache::encode(const FileSymbols& s) {
     w.var(ids[k++]);
     w.var(ids[k++]);
   }
-  prev = {};
-  w.var(s.references.size());
-  for (const auto& r : s.references) {
+  w.var(names.size());
+  for (const auto& r : names) {
     w.var(ids[k++]);
-    w.var(static_cast<uint8_t>(r.kind));
-    w.range(r.range(), &prev);
+    w.var(r.count);
   }
   prev = {};
   w.var(s.imports.size());
@@ -346,7 +348,7 @@ std::string ShardCache::encode(const FileSymbols& s) {
   return out;
 }
 
-bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* out) {
+bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* out, std::vector<NameCount>* ref_names) {
   if (data.size() < kHeaderBytes || data.substr(0, kMagic.size()) != kMagic) return false;
   uint32_t size = 0;
   uint64_t sum = 0;
@@ -403,16 +405,11 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
     s.signatures.append(strings[sig_ids[i]]);
     s.definitions[i].signature_end = static_cast<uint32_t>(s.signatures.size());
   }
-  prev = {};
-  if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
-  s.references.resize(n);
-  for (auto& ref : s.references) {
-    if (!name(&ref.name) || !r.u32(&kind) || kind > static_cast<uint32_t>(ReferenceKind::kOther)) return false;
-    ref.kind = static_cast<ReferenceKind>(kind);
-    SourceRange range;
-    if (!r.range(&range, &prev)) return false;
-    ref.set_start(range);
-    if (ref.range() != range) return false;  // not the extent of the name: not a shard we wrote
+  if (!r.count(&n, 1 + 1)) return false;
+  std::vector<NameCount> counted(n);
+  for (auto& c : counted) {
+    // A name is referenced at least once, and its text is at least a byte per reference.
+    if (!name(&c.name) || c.name.empty() || !r.u32(&c.count) || c.count == 0 || c.count > n_bytes) return false;
   }
   prev = {};
   if (!r.count(&n, 1 + 1 + kRangeBytes)) return false;
@@ -422,17 +419,18 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
   }
   if (!r.done()) return false;
   *out = std::move(s);
+  *ref_names = std::move(counted);
   return true;
 }
 
-bool ShardCache::load(const Key& key, FileSymbols* out) const {
+bool ShardCache::load(const Key& key, FileSymbols* out, std::vector<NameCount>* ref_names) const {
   const std::string path = shard_path(key);
   std::string data;
   if (!read_all(path, &data)) {
     misses_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  if (!decode(data, key.n_bytes, out)) {
+  if (!decode(data, key.n_bytes, out, ref_names)) {
     corrupt_.fetch_add(1, std::memory_order_relaxed);
     misses_.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("index cache: {} does not decode; removed, the file is parsed again", path);
@@ -443,11 +441,11 @@ bool ShardCache::load(const Key& key, FileSymbols* out) const {
   return true;
 }
 
-void ShardCache::store(const Key& key, const FileSymbols& symbols) const {
+void ShardCache::store(const Key& key, const FileSymbols& symbols, std::span<const NameCount> ref_names) const {
   const std::string path = shard_path(key);
   const std::string folder = path.substr(0, path.rfind('/'));
   const std::string tmp = fmt::format("{}/.tmp-{}-{}", folder, ::getpid(), tmp_counter_.fetch_add(1));
-  const std::string data = encode(symbols);
+  const std::string data = encode(symbols, ref_names);
   auto fail = [&](const char* what) {
     const int err = errno;
     store_failures_.fetch_add(1, std::memory_order_relaxed);

@@ -2,13 +2,15 @@
 // content, language, extractor), so that a second build of a workspace, or of any folder
 // holding the same files, re-parses only files whose content changed.
 //
-//   <dir>/v2/<language>-<fingerprint>/<ab>/<cdef...>
+//   <dir>/v3/<language>-<fingerprint>/<ab>/<cdef...>
 //
 // <ab><cdef...> is the SHA-256 of the file's bytes; the fingerprint (per language) covers the
 // shard format, the grammar (ABI version, symbol and field counts), our tags query and the
 // extractor's version, so a change of any of them makes the old shards unreachable.
-// A shard holds a file's FileSymbols: definitions (signatures already redacted: no secret is
-// ever written), references, imports. Writes are atomic (a temporary file in the same folder,
+// A shard holds what the index keeps of a closed file: its definitions (signatures already
+// redacted: no secret is ever written), imports, and the names it references with their
+// counts (FileEntry::ref_names; the positions of references are read again from the text
+// when asked for, so a shard does not keep them). Writes are atomic (a temporary file in the same folder,
 // then rename), so readers never see half a shard and concurrent writers of the same content
 // agree; a shard that does not decode (truncated, corrupted, out of range) is a miss, removed
 // and written again. The folder is created 0700: it names what the user's files contain.
@@ -20,8 +22,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "grammars/languages.h"
 #include "lsp/workspace/symbols.h"
@@ -51,12 +55,14 @@ class ShardCache {
   };
   static Key key(const grammars::Language& language, std::string_view content);
 
-  // The symbols stored for `key`; false when there are none or the shard does not decode
-  // (then it is removed).
-  bool load(const Key& key, FileSymbols* out) const;
-  // Stores `symbols` for `key` (replacing any shard). Failures (disk full, permissions) are
+  // The symbols stored for `key` (without references: out->references is empty) and the
+  // names the file references with their counts; false when there are none or the shard
+  // does not decode (then it is removed).
+  bool load(const Key& key, FileSymbols* out, std::vector<NameCount>* ref_names) const;
+  // Stores `symbols` (its references are not read) and `ref_names` (count_reference_names
+  // of the symbols) for `key`, replacing any shard. Failures (disk full, permissions) are
   // counted and logged once, never raised: the index works without its cache.
-  void store(const Key& key, const FileSymbols& symbols) const;
+  void store(const Key& key, const FileSymbols& symbols, std::span<const NameCount> ref_names) const;
 
   // The path of the shard for `key` (tests corrupt shards through it).
   std::string shard_path(const Key& key) const;
@@ -71,10 +77,11 @@ class ShardCache {
   };
   Counts counts() const;
 
-  // Serialisation, exposed for tests: decode(encode(s), n) == s for every s whose ranges fit
-  // in n bytes; decode rejects anything else.
-  static std::string encode(const FileSymbols& symbols);
-  static bool decode(std::string_view data, uint64_t n_bytes, FileSymbols* out);
+  // Serialisation, exposed for tests: decode(encode(s, names), n) gives back s without its
+  // references, and names (in text order), for every s whose ranges fit in n bytes; decode
+  // rejects anything else.
+  static std::string encode(const FileSymbols& symbols, std::span<const NameCount> ref_names);
+  static bool decode(std::string_view data, uint64_t n_bytes, FileSymbols* out, std::vector<NameCount>* ref_names);
 
  private:
   explicit ShardCache(std::string dir) : dir_(std::move(dir)) {}

@@ -158,7 +158,7 @@ TEST(ShardCacheTest, AnUnusableCacheFolderCostsParsesNotTheIndex) {
 
   // The folder opens, but its shard tree cannot be made (a file where a folder should be).
   c.mkdir("cache");
-  c.write("cache/v2", "in the way");
+  c.write("cache/v3", "in the way");  // the shard format's folder (shard_cache.cpp)
   auto cache = open_cache(c.path("cache"));
   const Built built = build(t.root(), cache);
   EXPECT_EQ(built.stats.n_parsed, 9u);
@@ -234,28 +234,39 @@ TEST(ShardCacheTest, EncodingRoundTripsAndDecodingRejectsDamage) {
   EXPECT_EQ(s.signature(s.definitions[1]), "área = 1");
   s.references = {{"total", 50, {4, 1}, ReferenceKind::kCall}, {"Vec", 0, {0, 0}, ReferenceKind::kOther}};
   s.imports = {{"geo.shapes", "Circle", {0, 30, {0, 0}, {0, 30}}}, {"os", "", {31, 40, {1, 0}, {1, 9}}}};
-  const std::string bytes = ShardCache::encode(s);
+  s.references.push_back({"total", 57, {5, 1}, ReferenceKind::kCall});
+  const std::vector<NameCount> counted = count_reference_names(s);
+  const std::string bytes = ShardCache::encode(s, counted);
   FileSymbols back;
-  ASSERT_TRUE(ShardCache::decode(bytes, 60, &back));
-  EXPECT_EQ(back, s);
+  std::vector<NameCount> names;
+  ASSERT_TRUE(ShardCache::decode(bytes, 60, &back, &names));
+  // Everything but the references' positions; their names with counts, in text order.
+  FileSymbols without_refs = s;
+  without_refs.references.clear();
+  EXPECT_EQ(back, without_refs);
+  EXPECT_EQ(names, (std::vector<NameCount>{{"Vec", 1}, {"total", 2}}));
   EXPECT_EQ(back.signature(back.definitions[1]), "área = 1");
-  EXPECT_TRUE(ShardCache::decode(ShardCache::encode(FileSymbols{}), 0, &back));
+  EXPECT_TRUE(ShardCache::decode(ShardCache::encode(FileSymbols{}, {}), 0, &back, &names));
   EXPECT_EQ(back, FileSymbols{});
+  EXPECT_TRUE(names.empty());
+  // The same names in another order: the same bytes.
+  const std::vector<NameCount> reversed(counted.rbegin(), counted.rend());
+  EXPECT_EQ(ShardCache::encode(s, reversed), bytes);
 
   // A range past the end of the file it is for (the content changed under the same key? no:
   // a damaged shard) is rejected, as is every truncation and every single flipped bit.
-  EXPECT_FALSE(ShardCache::decode(bytes, 54, &back));
+  EXPECT_FALSE(ShardCache::decode(bytes, 39, &back, &names));
   for (size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_FALSE(ShardCache::decode(std::string_view(bytes).substr(0, n), 60, &back)) << n;
+    EXPECT_FALSE(ShardCache::decode(std::string_view(bytes).substr(0, n), 60, &back, &names)) << n;
   }
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string damaged = bytes;
       damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
-      EXPECT_FALSE(ShardCache::decode(damaged, 60, &back)) << i << ":" << bit;
+      EXPECT_FALSE(ShardCache::decode(damaged, 60, &back, &names)) << i << ":" << bit;
     }
   }
-  EXPECT_FALSE(ShardCache::decode(bytes + "x", 60, &back));
+  EXPECT_FALSE(ShardCache::decode(bytes + "x", 60, &back, &names));
 }
 
 TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
@@ -291,7 +302,7 @@ TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
     for (int i = static_cast<int>(pick(6)); i > 0; --i) {
       // A reference is its name's start; its end follows from the name (no overflow).
       const SourceRange r = range();
-      s.references.push_back({pool[pick(pool.size() - 1)], std::min(r.start_byte, 0xfffff000u),
+      s.references.push_back({pool[1 + pick(pool.size() - 2)], std::min(r.start_byte, 0xfffff000u),
                               {std::min(r.start.row, 0xfffff000u), std::min(r.start.column, 0xfffff000u)},
                               static_cast<ReferenceKind>(pick(3))});
     }
@@ -299,8 +310,17 @@ TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
       s.imports.push_back({pool[pick(pool.size() - 1)], pool[pick(pool.size() - 1)], range()});
     }
     FileSymbols back;
-    ASSERT_TRUE(ShardCache::decode(ShardCache::encode(s), n_bytes, &back)) << round;
-    ASSERT_EQ(back, s) << round;
+    std::vector<NameCount> names;
+    const std::vector<NameCount> counted = count_reference_names(s);
+    ASSERT_TRUE(ShardCache::decode(ShardCache::encode(s, counted), n_bytes, &back, &names)) << round;
+    FileSymbols without_refs = s;
+    without_refs.references.clear();
+    ASSERT_EQ(back, without_refs) << round;
+    auto by_text = [](std::vector<NameCount> v) {
+      std::sort(v.begin(), v.end(), [](const NameCount& a, const NameCount& b) { return a.name.view() < b.name.view(); });
+      return v;
+    };
+    ASSERT_EQ(names, by_text(counted)) << round;
   }
 }
 
