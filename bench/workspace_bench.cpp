@@ -96,9 +96,11 @@ BENCHMARK(BM_IndexBuild)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseReal
 
 void BM_TreeSitterOnly(benchmark::State& state) {
   const std::string root = bench_root();
-  auto filter = root.empty() ? Result<std::unique_ptr<workspace::FileFilter>>(
-                                   make_error(ErrorCode::kNotFound, "no /usr/lib/python3.N on this machine"))
-                             : workspace::FileFilter::open(root, workspace::kDefaultMaxFileBytes);
+  if (root.empty()) {
+    state.SkipWithError("no /usr/lib/python3.N on this machine");
+    return;
+  }
+  auto filter = workspace::FileFilter::open(root, workspace::kDefaultMaxFileBytes);
   if (!filter.ok()) {
     state.SkipWithError(filter.error().message().c_str());
     return;

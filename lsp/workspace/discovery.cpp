@@ -148,34 +148,17 @@ std::vector<DiscoveredFile> FileFilter::discover(SkipCounts* skipped, const std:
       ++counts.unreadable;
       continue;
     }
-    struct Entry {
-      std::string name;
-      unsigned char type;  // d_type: DT_REG, DT_DIR, DT_LNK... or DT_UNKNOWN
-      bool operator<(const Entry& o) const { return name < o.name; }
-    };
-    std::vector<Entry> names;
+    std::vector<std::string> names;
     while (dirent* e = ::readdir(d)) {
       std::string_view n = e->d_name;
       if (n == "." || n == "..") continue;
-      names.push_back({std::string(n), e->d_type});
+      names.emplace_back(n);
     }
     std::sort(names.begin(), names.end());
     std::vector<std::string> subdirs;
     const int dir_fd = ::dirfd(d);
-    for (const auto& [name, type] : names) {
+    for (const std::string& name : names) {
       if (is_vcs_dir(name)) continue;
-      // A regular file (as the folder itself says) that is secret or has no grammar needs
-      // no stat: most of a tree like /usr/include (22K of its files are headers, the rest not).
-      if (type == DT_REG) {
-        if (is_secret_file_name(name)) {
-          ++counts.secret;
-          continue;
-        }
-        if (!grammars::language_for_path(name)) {
-          ++counts.unknown_language;
-          continue;
-        }
-      }
       const std::string rel = dir_rel.empty() ? name : dir_rel + "/" + name;
       const std::string abs = root_ + "/" + rel;
       struct stat st;

@@ -297,7 +297,8 @@ std::string ShardCache::shard_path(const Key& key) const {
 std::string ShardCache::encode(const FileSymbols& s, std::span<const NameCount> ref_names) {
   // In text order: the same content gives the same bytes, whichever process writes them.
   std::vector<NameCount> names(ref_names.begin(), ref_names.end());
-  std::sort(names.begin(), names.end(), [](const NameCount& a, const NameCount& b) { return a.name.view() < b.name.view(); });
+  std::sort(names.begin(), names.end(),
+            [](const NameCount& a, const NameCount& b) { return a.name.view() < b.name.view(); });
   StringTable table;
   std::vector<uint32_t> ids;  // in the order the records below read them
   for (const auto& d : s.definitions) {
@@ -348,7 +349,8 @@ std::string ShardCache::encode(const FileSymbols& s, std::span<const NameCount> 
   return out;
 }
 
-bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* out, std::vector<NameCount>* ref_names) {
+bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* out,
+                        std::vector<NameCount>* ref_names) {
   if (data.size() < kHeaderBytes || data.substr(0, kMagic.size()) != kMagic) return false;
   uint32_t size = 0;
   uint64_t sum = 0;
@@ -399,7 +401,7 @@ bool ShardCache::decode(std::string_view data, uint64_t n_bytes, FileSymbols* ou
     sig_bytes += strings[sig_ids[i]].size();
   }
   // The signatures in one string, in order (as FileSymbols::add_definition lays them out).
-  if (sig_bytes > FileSymbols::kMaxSignatureBytes) return false;  // not a shard we wrote
+  if (sig_bytes > FileSymbols::kMaxFileSignatureBytes) return false;  // not a shard we wrote
   s.signatures.reserve(sig_bytes);
   for (size_t i = 0; i < n; ++i) {
     s.signatures.append(strings[sig_ids[i]]);

@@ -81,7 +81,8 @@ class ShardCache {
   // references, and names (in text order), for every s whose ranges fit in n bytes; decode
   // rejects anything else.
   static std::string encode(const FileSymbols& symbols, std::span<const NameCount> ref_names);
-  static bool decode(std::string_view data, uint64_t n_bytes, FileSymbols* out, std::vector<NameCount>* ref_names);
+  static bool decode(std::string_view data, uint64_t n_bytes, FileSymbols* out,
+                     std::vector<NameCount>* ref_names);
 
  private:
   explicit ShardCache(std::string dir) : dir_(std::move(dir)) {}

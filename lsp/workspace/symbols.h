@@ -119,7 +119,7 @@ std::vector<NameCount> count_reference_names(const struct FileSymbols& symbols);
 // Everything the index knows about one file's text. Vectors are sorted by position.
 struct FileSymbols {
   // A file's signatures take at most this many bytes; definitions past it get none.
-  static constexpr size_t kMaxSignatureBytes = (size_t{1} << 24) - 1;
+  static constexpr size_t kMaxFileSignatureBytes = (size_t{1} << 24) - 1;
 
   std::vector<Definition> definitions;
   // The definitions' signatures (source from the definition's start to its body, at most
@@ -140,7 +140,7 @@ struct FileSymbols {
   // Appends `d` with `signature` (the only way definitions are added: `signatures` holds
   // them in order, so two equal symbol sets compare equal).
   void add_definition(Definition d, std::string_view signature) {
-    if (signatures.size() + signature.size() > kMaxSignatureBytes) signature = {};
+    if (signatures.size() + signature.size() > kMaxFileSignatureBytes) signature = {};
     signatures.append(signature);
     d.signature_end = static_cast<uint32_t>(signatures.size());
     definitions.push_back(d);

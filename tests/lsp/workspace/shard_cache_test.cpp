@@ -209,7 +209,7 @@ TEST(FileSymbolsTest, SignaturesFollowEachOtherAndStopAtTheCap) {
   EXPECT_EQ(s.signature(s.definitions[2]), "int g");
   EXPECT_EQ(s.signatures, "void f()int g");
   // Past the per-file cap a definition keeps its place but not its signature.
-  const std::string big(FileSymbols::kMaxSignatureBytes - s.signatures.size(), 'x');
+  const std::string big(FileSymbols::kMaxFileSignatureBytes - s.signatures.size(), 'x');
   s.add_definition(d, big);
   s.add_definition(d, "one byte too many");
   EXPECT_EQ(s.signature(s.definitions[3]).size(), big.size());
@@ -317,7 +317,8 @@ TEST(ShardCacheTest, RandomSymbolsRoundTrip) {
     without_refs.references.clear();
     ASSERT_EQ(back, without_refs) << round;
     auto by_text = [](std::vector<NameCount> v) {
-      std::sort(v.begin(), v.end(), [](const NameCount& a, const NameCount& b) { return a.name.view() < b.name.view(); });
+      std::sort(v.begin(), v.end(),
+                [](const NameCount& a, const NameCount& b) { return a.name.view() < b.name.view(); });
       return v;
     };
     ASSERT_EQ(names, by_text(counted)) << round;
