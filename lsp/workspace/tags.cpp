@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -545,6 +546,24 @@ void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::v
 }
 
 // A point at or after the end of `e` (old coordinates) moved to new coordinates.
+// The ERROR and MISSING nodes of the tree under `node`, as (start, end, symbol). Only subtrees that hold an error are walked (tree-sitter keeps that flag per node),
+// so an error-free tree costs one call.
+using ErrorSpan = std::tuple<uint32_t, uint32_t, TSSymbol>;
+void error_spans(TSNode node, std::vector<ErrorSpan>* out) {
+  if (!ts_node_has_error(node)) return;
+  if (ts_node_is_missing(node) || ts_node_symbol(node) == static_cast<TSSymbol>(-1)) {
+    out->emplace_back(ts_node_start_byte(node), ts_node_end_byte(node), ts_node_symbol(node));
+    return;
+  }
+  TSTreeCursor c = ts_tree_cursor_new(node);
+  if (ts_tree_cursor_goto_first_child(&c)) {
+    do {
+      error_spans(ts_tree_cursor_current_node(&c), out);
+    } while (ts_tree_cursor_goto_next_sibling(&c));
+  }
+  ts_tree_cursor_delete(&c);
+}
+
 TextPoint shift_point(TextPoint p, const ByteEdit& e) {
   if (p.row == e.old_end_point.row) {
     return {e.new_end_point.row, e.new_end_point.column + (p.column - e.old_end_point.column)};
@@ -883,6 +902,21 @@ Result<TreePtr> TagExtractor::parse(const grammars::Language& language, std::str
       hi = std::max(hi, ranges[i].end_byte);
     }
     std::free(ranges);
+    // tree-sitter (0.20.7) can leave out of the changed ranges a place where error recovery
+    // built a different structure after an edit elsewhere (an unterminated string above a
+    // recovered error, found by tags_fuzz). So every error node that is not in both trees,
+    // at the same place (the old tree's positions are already edited), joins the region.
+    std::vector<ErrorSpan> old_errors, new_errors, changed_errors;
+    error_spans(ts_tree_root_node(old_tree), &old_errors);
+    error_spans(root, &new_errors);
+    std::sort(old_errors.begin(), old_errors.end());
+    std::sort(new_errors.begin(), new_errors.end());
+    std::set_symmetric_difference(old_errors.begin(), old_errors.end(), new_errors.begin(), new_errors.end(),
+                                  std::back_inserter(changed_errors));
+    for (const auto& [b, end, sym] : changed_errors) {
+      lo = std::min(lo, b);
+      hi = std::max(hi, end);
+    }
     lo = lo > 0 ? lo - 1 : 0;
     hi = std::min<uint32_t>(static_cast<uint32_t>(text.size()), hi + 1);
     TSNode region = ts_node_descendant_for_byte_range(root, lo, hi);

@@ -271,6 +271,36 @@ TEST(IncrementalTest, ThousandRandomEditsPython) { run_property("geo/model.py", 
 
 TEST(IncrementalTest, ThousandRandomEditsCpp) { run_property("src/poly.cpp", kCpp, 99, 1000, 1); }
 
+// Found by tags_fuzz: an edit on line 2 leaves an unterminated string, and error recovery
+// then builds a different structure for line 8 (its call becomes part of an ERROR node)
+// which tree-sitter leaves out of the changed ranges. The symbols must still be the fresh
+// parse's: no stale reference to `square`.
+TEST(IncrementalTest, ErrorRecoveryOutsideTheChangedRanges) {
+  const std::string before =
+      "local json = require(\"json\")\nlocal shapes = require \"geo.shapes\"\n\nlocal M = {}\nMAX = 10\n\n"
+      "function M.areJ(g)\n  return m`th.pi * square(c.r)\nend\n\nfunction M:scale(k)\n  return self.new(k)\nend\n\n"
+      "local function square(x)\n M\n";
+  const grammars::Language& lua = *grammars::language_by_name("lua");
+  TagExtractor x;
+  FileSymbols old_symbols;
+  TagState old_state;
+  auto tree = x.parse(lua, before, nullptr, {}, &old_symbols, &old_state);
+  ASSERT_TRUE(tree.ok());
+  std::string after = before;
+  const size_t at = after.find("ire \"geo");
+  ASSERT_NE(at, std::string::npos);
+  const ByteEdit e = apply(&after, at, at + 5, "");  // `require "geo` -> `requgeo`
+  apply_edit(tree->get(), e);
+  FileSymbols incremental, fresh;
+  TagState new_state;
+  const PreviousExtraction previous{&old_symbols, &old_state, e};
+  auto inc_tree = x.parse(lua, after, tree->get(), {}, &incremental, &new_state, &previous);
+  ASSERT_TRUE(inc_tree.ok());
+  ASSERT_TRUE(x.parse(lua, after, nullptr, {}, &fresh).ok());
+  EXPECT_EQ(dump(incremental), dump(fresh));
+  for (const Reference& r : incremental.references) EXPECT_NE(r.name.str(), "square");
+}
+
 TEST(IncrementalTest, SeveralEditsInOneUpdate) {
   TempTree t;
   t.write("a.py", kPython);
