@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fmt/format.h>
-#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -546,13 +545,20 @@ void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::v
 }
 
 // A point at or after the end of `e` (old coordinates) moved to new coordinates.
-// The ERROR and MISSING nodes of the tree under `node`, as (start, end, symbol). Only subtrees that hold an error are walked (tree-sitter keeps that flag per node),
-// so an error-free tree costs one call.
-using ErrorSpan = std::tuple<uint32_t, uint32_t, TSSymbol>;
+// An outermost ERROR or MISSING node: where it is, what it is, and the node.
+struct ErrorSpan {
+  uint32_t start, end;
+  TSSymbol symbol;
+  TSNode node;
+  auto key() const { return std::tuple(start, end, symbol); }
+};
+
+// The outermost ERROR and MISSING nodes under `node`. Only subtrees that hold an error are
+// walked (tree-sitter keeps that flag per node), so an error-free tree costs one call.
 void error_spans(TSNode node, std::vector<ErrorSpan>* out) {
   if (!ts_node_has_error(node)) return;
   if (ts_node_is_missing(node) || ts_node_symbol(node) == static_cast<TSSymbol>(-1)) {
-    out->emplace_back(ts_node_start_byte(node), ts_node_end_byte(node), ts_node_symbol(node));
+    out->push_back({ts_node_start_byte(node), ts_node_end_byte(node), ts_node_symbol(node), node});
     return;
   }
   TSTreeCursor c = ts_tree_cursor_new(node);
@@ -562,6 +568,73 @@ void error_spans(TSNode node, std::vector<ErrorSpan>* out) {
     } while (ts_tree_cursor_goto_next_sibling(&c));
   }
   ts_tree_cursor_delete(&c);
+}
+
+// Whether the subtrees under `a` and `b` have the same shape: the same nodes (symbol,
+// bytes, missing or not) in the same order.
+bool same_subtree(TSNode a, TSNode b) {
+  TSTreeCursor ca = ts_tree_cursor_new(a), cb = ts_tree_cursor_new(b);
+  bool same = true;
+  for (bool done = false; same && !done;) {
+    const TSNode x = ts_tree_cursor_current_node(&ca), y = ts_tree_cursor_current_node(&cb);
+    if (ts_node_symbol(x) != ts_node_symbol(y) || ts_node_start_byte(x) != ts_node_start_byte(y) ||
+        ts_node_end_byte(x) != ts_node_end_byte(y) || ts_node_is_missing(x) != ts_node_is_missing(y)) {
+      same = false;
+      break;
+    }
+    const bool down = ts_tree_cursor_goto_first_child(&ca);
+    if (down != ts_tree_cursor_goto_first_child(&cb)) {
+      same = false;
+      break;
+    }
+    if (down) continue;
+    for (;;) {  // to the next node in pre-order, climbing as far as needed
+      const bool next = ts_tree_cursor_goto_next_sibling(&ca);
+      if (next != ts_tree_cursor_goto_next_sibling(&cb)) {
+        same = false;
+        break;
+      }
+      if (next) break;
+      const bool up = ts_tree_cursor_goto_parent(&ca);
+      ts_tree_cursor_goto_parent(&cb);
+      if (!up) {
+        done = true;
+        break;
+      }
+    }
+  }
+  ts_tree_cursor_delete(&ca);
+  ts_tree_cursor_delete(&cb);
+  return same;
+}
+
+// Widens [*lo, *hi) over every error of the old or the new tree that is not the same in
+// both: an error found in one tree only (by place and kind), or one whose subtree changed.
+// The old tree's positions are already edited.
+void widen_over_changed_errors(TSNode old_root, TSNode new_root, uint32_t* lo, uint32_t* hi) {
+  std::vector<ErrorSpan> old_errors, new_errors;
+  error_spans(old_root, &old_errors);
+  error_spans(new_root, &new_errors);
+  if (old_errors.empty() && new_errors.empty()) return;
+  auto by_key = [](const ErrorSpan& x, const ErrorSpan& y) { return x.key() < y.key(); };
+  std::sort(old_errors.begin(), old_errors.end(), by_key);
+  std::sort(new_errors.begin(), new_errors.end(), by_key);
+  auto widen = [&](const ErrorSpan& x) {
+    *lo = std::min(*lo, x.start);
+    *hi = std::max(*hi, x.end);
+  };
+  size_t i = 0, j = 0;
+  while (i < old_errors.size() || j < new_errors.size()) {
+    if (j == new_errors.size() || (i < old_errors.size() && by_key(old_errors[i], new_errors[j]))) {
+      widen(old_errors[i++]);
+    } else if (i == old_errors.size() || by_key(new_errors[j], old_errors[i])) {
+      widen(new_errors[j++]);
+    } else {
+      if (!same_subtree(old_errors[i].node, new_errors[j].node)) widen(new_errors[j]);
+      ++i;
+      ++j;
+    }
+  }
 }
 
 TextPoint shift_point(TextPoint p, const ByteEdit& e) {
@@ -903,20 +976,10 @@ Result<TreePtr> TagExtractor::parse(const grammars::Language& language, std::str
     }
     std::free(ranges);
     // tree-sitter (0.20.7) can leave out of the changed ranges a place where error recovery
-    // built a different structure after an edit elsewhere (an unterminated string above a
-    // recovered error, found by tags_fuzz). So every error node that is not in both trees,
-    // at the same place (the old tree's positions are already edited), joins the region.
-    std::vector<ErrorSpan> old_errors, new_errors, changed_errors;
-    error_spans(ts_tree_root_node(old_tree), &old_errors);
-    error_spans(root, &new_errors);
-    std::sort(old_errors.begin(), old_errors.end());
-    std::sort(new_errors.begin(), new_errors.end());
-    std::set_symmetric_difference(old_errors.begin(), old_errors.end(), new_errors.begin(), new_errors.end(),
-                                  std::back_inserter(changed_errors));
-    for (const auto& [b, end, sym] : changed_errors) {
-      lo = std::min(lo, b);
-      hi = std::max(hi, end);
-    }
+    // built a different structure, even far from the edit (found by tags_fuzz: an unterminated
+    // Lua string above a recovered error; a C++ identifier that left an ERROR node inside an
+    // unchanged outer one). So every error that is not the same in both trees joins the region.
+    widen_over_changed_errors(ts_tree_root_node(old_tree), root, &lo, &hi);
     lo = lo > 0 ? lo - 1 : 0;
     hi = std::min<uint32_t>(static_cast<uint32_t>(text.size()), hi + 1);
     TSNode region = ts_node_descendant_for_byte_range(root, lo, hi);
