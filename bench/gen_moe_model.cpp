@@ -78,15 +78,22 @@ void add_f32(GgufWriter& w, const std::string& name, std::vector<int64_t> ne, fl
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: gen_moe_model OUT.gguf [--layers N] [--vocab N]\n");
-    return 2;
+  const char* kUsage = "usage: gen_moe_model OUT.gguf [--layers N] [--vocab N]\n";
+  // An option in OUT's place (--help, a typo) must not become a 1.4 GB file of that name.
+  if (argc < 2 || argv[1][0] == '-') {
+    const bool help = argc >= 2 && (std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0);
+    std::fputs(kUsage, help ? stdout : stderr);
+    return help ? 0 : 2;
   }
   std::string out = argv[1];
   int64_t n_layer = 4, n_vocab = 102400;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    if (std::string(argv[i]) == "--layers") n_layer = std::atoll(argv[i + 1]);
-    if (std::string(argv[i]) == "--vocab") n_vocab = std::atoll(argv[i + 1]);
+  for (int i = 2; i < argc; i += 2) {
+    const std::string opt = argv[i];
+    if ((opt != "--layers" && opt != "--vocab") || i + 1 >= argc) {
+      std::fprintf(stderr, "gen_moe_model: unknown option or missing value: %s\n%s", opt.c_str(), kUsage);
+      return 2;
+    }
+    (opt == "--layers" ? n_layer : n_vocab) = std::atoll(argv[i + 1]);
   }
   if (n_layer < 2 || n_vocab < 512) {
     std::fprintf(stderr, "gen_moe_model: need --layers >= 2 and --vocab >= 512\n");

@@ -1,0 +1,16 @@
+# ctest gen_moe_model_refuses_an_option_as_output: `--help` prints the usage and writes no
+# file; an unknown option fails with the usage.
+execute_process(COMMAND ${TOOL} --help RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "usage: gen_moe_model OUT.gguf")
+  message(FATAL_ERROR "--help: rc ${rc}, output '${out}'")
+endif()
+if(EXISTS "${CMAKE_CURRENT_BINARY_DIR}/--help")
+  message(FATAL_ERROR "--help wrote a file named --help")
+endif()
+execute_process(COMMAND ${TOOL} should-not-exist.gguf --layer 3 RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "unknown option")
+  message(FATAL_ERROR "--layer (a typo): rc ${rc}, stderr '${err}'")
+endif()
+if(EXISTS "${CMAKE_CURRENT_BINARY_DIR}/should-not-exist.gguf")
+  message(FATAL_ERROR "a refused command line wrote its output")
+endif()
