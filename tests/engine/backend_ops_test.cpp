@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "engine/backend/cpu/cpu_backend.h"
@@ -145,20 +146,23 @@ INSTANTIATE_TEST_SUITE_P(Types, MatmulTest,
 TEST(BackendOps, MatmulJobsShareTheInputAndSingleTokenDecode) {
   auto be = make_cpu_backend({2});
   const QuantWeight a = make_weight(GgmlType::Q4_1, 256, 40, 4);
-  const QuantWeight b = make_weight(GgmlType::Q8_0, 256, 24, 5);
+  const QuantWeight b = make_weight(GgmlType::Q8_0, 256, 27, 5);  // odd: tiles with a last row alone
   const QuantWeight c = make_weight(GgmlType::F32, 256, 8, 6);
   const auto x = random_floats(256 * 3, 7);
-  std::vector<float> ya(3 * 40), yb(3 * 24), yc(3 * 8);
+  std::vector<float> ya(3 * 40), yb(3 * 27), yc(3 * 8);
   const MatmulJob jobs[] = {{&a.w, nullptr, make_mat(ya.data(), 3, 40)},
-                            {&b.w, nullptr, make_mat(yb.data(), 3, 24)},
+                            {&b.w, nullptr, make_mat(yb.data(), 3, 27)},
                             {&c.w, nullptr, make_mat(yc.data(), 3, 8)}};
   be->matmul(jobs, make_mat(const_cast<float*>(x.data()), 3, 256));
-  // Each row equals a one-token, one-job call.
-  for (int t = 0; t < 3; ++t) {
-    std::vector<float> one(40);
-    const MatmulJob j{&a.w, nullptr, make_mat(one.data(), 1, 40)};
-    be->matmul({&j, 1}, make_mat(const_cast<float*>(x.data()) + t * 256, 1, 256));
-    for (int r = 0; r < 40; ++r) EXPECT_EQ(one[r], ya[t * 40 + r]);
+  // Each row of the quantized jobs equals a one-token, one-job call, bit for bit (prompt
+  // lookup's draft verification relies on it), on every ISA table.
+  for (const auto& [w, y, rows] : {std::tuple{&a.w, &ya, 40}, std::tuple{&b.w, &yb, 27}}) {
+    for (int t = 0; t < 3; ++t) {
+      std::vector<float> one(rows);
+      const MatmulJob j{w, nullptr, make_mat(one.data(), 1, rows)};
+      be->matmul({&j, 1}, make_mat(const_cast<float*>(x.data()) + t * 256, 1, 256));
+      for (int r = 0; r < rows; ++r) EXPECT_EQ(one[r], (*y)[t * rows + r]) << "rows " << rows << " token " << t << " row " << r;
+    }
   }
 }
 
