@@ -96,13 +96,31 @@ TEST_P(BatchTest, ConcurrentRequestsMatchOneSessionEach) {
   auto batch = model->new_batch_generator(bo);
   ASSERT_TRUE(batch.ok()) << batch.error().message();
   Results results(prompts.size());
+  // The first request's first token holds the batcher until every request is queued: how
+  // many run at once then depends on the slots, not on how fast this thread submits (on a
+  // loaded machine the batcher could finish the first requests before the last arrive).
+  std::mutex m;
+  std::condition_variable cv;
+  bool all_queued = false;
   for (size_t i = 0; i < prompts.size(); ++i) {
     BatchRequest r;
     r.prompt = prompts[i];
     r.options = greedy(20);
+    if (i == 0) {
+      r.on_text = [&](std::string_view, Token) {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait_for(lock, std::chrono::seconds(30), [&] { return all_queued; });
+        return true;
+      };
+    }
     r.on_done = results.slot(i);
     (*batch)->submit(std::move(r));
   }
+  {
+    std::lock_guard<std::mutex> lock(m);
+    all_queued = true;
+  }
+  cv.notify_all();
   ASSERT_TRUE(results.wait());
   for (size_t i = 0; i < prompts.size(); ++i) {
     ASSERT_TRUE(results.done[i]->ok()) << results.done[i]->error().message();
