@@ -544,7 +544,6 @@ void emit(std::vector<PendingDef>&& defs, std::vector<PendingRef>&& refs, std::v
   }
 }
 
-// A point at or after the end of `e` (old coordinates) moved to new coordinates.
 // An outermost ERROR or MISSING node: where it is, what it is, and the node.
 struct ErrorSpan {
   uint32_t start, end;
@@ -637,6 +636,7 @@ void widen_over_changed_errors(TSNode old_root, TSNode new_root, uint32_t* lo, u
   }
 }
 
+// A point at or after the end of `e` (old coordinates) moved to new coordinates.
 TextPoint shift_point(TextPoint p, const ByteEdit& e) {
   if (p.row == e.old_end_point.row) {
     return {e.new_end_point.row, e.new_end_point.column + (p.column - e.old_end_point.column)};
