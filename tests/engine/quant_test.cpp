@@ -568,6 +568,50 @@ TEST(QuantDot, GemmTilesMatchScalarDots) {
   EXPECT_GT(checked, 10000);
 }
 
+// A row's dot is the same bits in every tile shape: alone (vec_dot), in a decode call (one
+// column: the strided 4-row tiles and their tail rows) and in every prefill tile and tail
+// (prompt lookup's draft verification and continuous batching rely on it): a K-quant row
+// is in a 4-row tile in decode and a 2-row tile in prefill, a legacy row in a 4-row tile or
+// a tail of 1 to 3. Block counts odd and even (the AVX-512 tiles take blocks two at a time,
+// an odd last one alone), and Q8_0 weights with -128 quants.
+TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
+  std::mt19937 rng(23);
+  std::vector<const KernelTable*> tables = {&scalar_kernel_table()};
+  for (const KernelTable* t : simd_tables()) tables.push_back(t);
+  constexpr int kRows = 13, kCols = 9;
+  int checked = 0;
+  for (GgmlType wt : kDotTypes) {
+    const int64_t bs = type_traits(wt).block_size;
+    for (int64_t n : {bs == 1 ? int64_t{37} : bs * 5, bs == 1 ? int64_t{64} : bs * 8}) {
+      DotMatrices m = make_dot_matrices(rng, wt, n, kRows, kCols);
+      if (wt == GgmlType::Q8_0) {  // -128 is a valid quant (llama.cpp's quantizer never writes it)
+        for (int r = 0; r < kRows; r += 3) reinterpret_cast<BlockQ8_0*>(m.w.data() + r * m.wstride)->qs[5] = -128;
+      }
+      for (const KernelTable* t : tables) {
+        const GemmFn gemm = t->gemm[static_cast<int>(wt)];
+        std::vector<float> all(kRows * kCols);
+        gemm(n, kRows, kCols, m.w.data(), m.wstride, m.a.data(), m.astride, all.data(), kRows);
+        for (int64_t c = 0; c < kCols; ++c) {
+          std::vector<float> col(kRows);
+          gemm(n, kRows, 1, m.w.data(), m.wstride, m.a.data() + c * m.astride, m.astride, col.data(), kRows);
+          for (int64_t r = 0; r < kRows; ++r) {
+            float one = 0;
+            t->vec_dot[static_cast<int>(wt)](n, &one, m.w.data() + r * m.wstride, m.a.data() + c * m.astride);
+            EXPECT_EQ(f32_bits(all[c * kRows + r]), f32_bits(one))
+                << table_name(t) << " " << type_name(wt) << " n=" << n << " prefill vs vec_dot at (" << r << "," << c
+                << ")";
+            EXPECT_EQ(f32_bits(col[r]), f32_bits(one))
+                << table_name(t) << " " << type_name(wt) << " n=" << n << " decode vs vec_dot at (" << r << "," << c
+                << ")";
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 2000);
+}
+
 // The packed prefill GEMMs (AMX tiles; kernels_amx.inc) against the scalar dots: with the
 // tiles emulated on every CPU, and on the hardware where the CPU has AMX-INT8. Shapes cover
 // partial row tiles (nr % 16), partial column groups (nc % 16), more than one pass of 4 groups
