@@ -585,7 +585,9 @@ TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
     for (int64_t n : {bs == 1 ? int64_t{37} : bs * 5, bs == 1 ? int64_t{64} : bs * 8}) {
       DotMatrices m = make_dot_matrices(rng, wt, n, kRows, kCols);
       if (wt == GgmlType::Q8_0) {  // -128 is a valid quant (llama.cpp's quantizer never writes it)
-        for (int r = 0; r < kRows; r += 3) reinterpret_cast<BlockQ8_0*>(m.w.data() + r * m.wstride)->qs[5] = -128;
+        for (int r = 0; r < kRows; r += 3) {
+          reinterpret_cast<BlockQ8_0*>(m.w.data() + r * m.wstride)->qs[5] = -128;
+        }
       }
       for (const KernelTable* t : tables) {
         const GemmFn gemm = t->gemm[static_cast<int>(wt)];
@@ -598,11 +600,11 @@ TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
             float one = 0;
             t->vec_dot[static_cast<int>(wt)](n, &one, m.w.data() + r * m.wstride, m.a.data() + c * m.astride);
             EXPECT_EQ(f32_bits(all[c * kRows + r]), f32_bits(one))
-                << table_name(t) << " " << type_name(wt) << " n=" << n << " prefill vs vec_dot at (" << r << "," << c
-                << ")";
+                << table_name(t) << " " << type_name(wt) << " n=" << n << " prefill vs vec_dot at (" << r
+                << "," << c << ")";
             EXPECT_EQ(f32_bits(col[r]), f32_bits(one))
-                << table_name(t) << " " << type_name(wt) << " n=" << n << " decode vs vec_dot at (" << r << "," << c
-                << ")";
+                << table_name(t) << " " << type_name(wt) << " n=" << n << " decode vs vec_dot at (" << r
+                << "," << c << ")";
             ++checked;
           }
         }

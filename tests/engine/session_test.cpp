@@ -250,12 +250,14 @@ TEST(Generate, GreedyMatchesStepByStepArgmax) {
 }
 
 // Prompt-lookup speculative decoding changes how many evaluations a generation takes, never
-// its tokens: on dense and MoE fixtures, F32 and quantized, with prompts that repeat (so
+// its tokens: on dense and MoE fixtures, F32 and quantized (legacy and K-quants, whose rows
+// sit in tiles of other shapes in a batch than in decode), with prompts that repeat (so
 // drafts are made and some accepted), at max_tokens boundaries and with a context that fills.
 TEST(Generate, PromptLookupGivesExactlyTheGreedyTokens) {
   int drafted = 0, accepted = 0;
-  for (const char* name : {"tiny-qwen2.f32.gguf", "tiny-llama.f32.gguf", "tiny-qwen2.q4_1.gguf",
-                           "tiny-qwen3moe.f32.gguf", "tiny-deepseek2-lite.f32.gguf"}) {
+  for (const char* name :
+       {"tiny-qwen2.f32.gguf", "tiny-llama.f32.gguf", "tiny-qwen2.q4_1.gguf", "tiny-llama.q4_k_m.gguf",
+        "tiny-qwen3moe.f32.gguf", "tiny-deepseek2-lite.f32.gguf", "tiny-deepseek2-lite.q4_k_m.gguf"}) {
     auto model = load(name);
     ASSERT_TRUE(model);
     for (int seed : {3, 4, 5}) {
