@@ -161,7 +161,9 @@ TEST(BackendOps, MatmulJobsShareTheInputAndSingleTokenDecode) {
       std::vector<float> one(rows);
       const MatmulJob j{w, nullptr, make_mat(one.data(), 1, rows)};
       be->matmul({&j, 1}, make_mat(const_cast<float*>(x.data()) + t * 256, 1, 256));
-      for (int r = 0; r < rows; ++r) EXPECT_EQ(one[r], (*y)[t * rows + r]) << "rows " << rows << " token " << t << " row " << r;
+      for (int r = 0; r < rows; ++r) {
+        EXPECT_EQ(one[r], (*y)[t * rows + r]) << "rows " << rows << " token " << t << " row " << r;
+      }
     }
   }
 }
