@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "lsp/workspace/secrets.h"
+#include "lsp/workspace/tags_cpp.h"
 
 namespace moecode::workspace {
 
@@ -142,6 +143,9 @@ uint32_t append_signature(std::string_view text, uint32_t begin, uint32_t end, s
 struct TagQuery::Impl {
   std::vector<CaptureInfo> captures;
   std::vector<std::vector<Predicate>> predicates;  // per pattern
+  // C++: the hand-written matcher of the same tags.scm (tags_cpp.h), and its patterns' roles.
+  std::unique_ptr<CppTagWalker> walker;
+  std::vector<CaptureInfo> walker_roles;
 
   bool regex_search(const pcre2_code* re, std::string_view s) const {
     thread_local std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md(
@@ -187,6 +191,8 @@ struct TagQuery::Impl {
     return true;
   }
 };
+
+bool TagQuery::has_walker() const { return impl_->walker != nullptr; }
 
 TagQuery::~TagQuery() {
   if (query_) ts_query_delete(query_);
@@ -308,7 +314,8 @@ const char* query_error_name(TSQueryError e) {
 
 }  // namespace
 
-Result<std::unique_ptr<TagQuery>> TagQuery::compile(const grammars::Language& language, std::string_view source) {
+Result<std::unique_ptr<TagQuery>> TagQuery::compile(const grammars::Language& language,
+                                                   std::string_view source, Walker walker) {
   uint32_t err_off = 0;
   TSQueryError err = TSQueryErrorNone;
   TSQuery* q = ts_query_new(language.ts(), source.data(), static_cast<uint32_t>(source.size()), &err_off, &err);
@@ -338,6 +345,17 @@ Result<std::unique_ptr<TagQuery>> TagQuery::compile(const grammars::Language& la
   for (uint32_t p = 0; p < n_patterns; ++p) {
     MOE_RETURN_IF_ERROR(parse_predicates(q, p, &tq->impl_->predicates[p], language.name));
   }
+  if (walker == Walker::kAllowed && language.name == "cpp") {
+    auto w = CppTagWalker::make(language.ts(), source);
+    if (w && CppTagWalker::pattern_count() == n_patterns) {
+      tq->impl_->walker_roles.resize(n_patterns);
+      for (uint32_t p = 0; p < n_patterns; ++p) {
+        MOE_RETURN_IF_ERROR(
+            parse_capture_name(CppTagWalker::role_capture(p), &tq->impl_->walker_roles[p], language.name));
+      }
+      tq->impl_->walker = std::move(w);
+    }
+  }
   return tq;
 }
 
@@ -349,7 +367,10 @@ Result<const TagQuery*> TagQuery::get(const grammars::Language& language) {
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = compiled.find(language.name); it != compiled.end()) return static_cast<const TagQuery*>(it->second.get());
   if (auto it = failed.find(language.name); it != failed.end()) return make_error(ErrorCode::kInternal, it->second);
-  auto q = compile(language, language.tags_query);
+  // MOECODE_TAGS_QUERY=1: the tree-sitter query for every language (A/B of the walker).
+  const char* env = std::getenv("MOECODE_TAGS_QUERY");
+  const Walker walker = env && std::string_view(env) == "1" ? Walker::kNever : Walker::kAllowed;
+  auto q = compile(language, language.tags_query, walker);
   if (!q.ok()) {
     failed[language.name] = q.error().message();
     return q.error();
@@ -657,93 +678,141 @@ void shift_all(SourceRange* r, const ByteEdit& e) {
 
 }  // namespace
 
+namespace {
+
+// The nodes of one match that become a symbol (after its predicates passed).
+struct MatchNodes {
+  TSNode role{}, name{}, container{}, module{};
+  bool has_name = false, has_container = false, has_module = false;
+  uint32_t pattern = 0;
+};
+
+// Adds one match with role `role` to *c (imports without @import.name only: the query path
+// handles those names itself).
+void add_match(const CaptureInfo& role, const MatchNodes& m, std::string_view text,
+               std::span<const ByteSpan> secrets, Collected* c) {
+  switch (role.role) {
+    case Role::kDefinition: {
+      if (!m.has_name) break;
+      PendingDef d;
+      d.def.name = node_text(m.name, text);
+      if (d.def.name.empty()) break;
+      d.def.kind = role.def_kind;
+      d.def.range = range_of(m.role);
+      d.def.set_name_start(range_of(m.name));
+      d.header_end = header_end_of(m.role, text);
+      d.signature_begin = static_cast<uint32_t>(c->signatures.size());
+      d.signature_size =
+          append_signature(text, d.def.range.start_byte, d.header_end, secrets, &c->signatures);
+      d.signature_text = &c->signatures;
+      d.explicit_container = m.has_container;
+      if (m.has_container) d.def.container = node_text(m.container, text);
+      d.pattern = m.pattern;
+      c->defs.push_back(std::move(d));
+      break;
+    }
+    case Role::kReference: {
+      if (!m.has_name) break;
+      PendingRef r;
+      r.ref.name = node_text(m.name, text);
+      if (r.ref.name.empty()) break;
+      r.ref.kind = role.ref_kind;
+      r.ref.set_start(range_of(m.name));
+      r.pattern = m.pattern;
+      c->refs.push_back(std::move(r));
+      break;
+    }
+    case Role::kScope:
+      if (m.has_name) {
+        c->scopes.push_back({range_of(m.role), ts_node_end_byte(m.name), Name(node_text(m.name, text))});
+      }
+      break;
+    case Role::kImport: {
+      if (!m.has_module) break;
+      Import imp;
+      imp.module = strip_quotes(node_text(m.module, text));
+      imp.range = range_of(m.role);
+      if (!imp.module.empty()) c->imports.push_back(std::move(imp));
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
 void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text, std::span<const ByteSpan> secrets,
                        uint32_t lo, uint32_t hi, void* out_collected) const {
   Collected& c = *static_cast<Collected*>(out_collected);
+  if (impl_->walker && lo == 0 && hi == UINT32_MAX) {
+    // The whole tree: the hand-written matcher finds the same matches, faster (tags_cpp.h).
+    std::vector<WalkedMatch> walked;
+    impl_->walker->walk(root, text, &walked);
+    for (const WalkedMatch& w : walked) {
+      MatchNodes m;
+      m.role = w.role;
+      m.pattern = w.pattern;
+      const CaptureInfo& role = impl_->walker_roles[w.pattern];
+      if (role.role == Role::kImport) {
+        m.module = w.name, m.has_module = true;
+      } else {
+        m.name = w.name, m.has_name = true;
+      }
+      if (!ts_node_is_null(w.container)) m.container = w.container, m.has_container = true;
+      add_match(role, m, text, secrets, &c);
+    }
+    return;
+  }
   ts_query_cursor_set_byte_range(cursor, lo, hi);
   ts_query_cursor_exec(cursor, query_, root);
-  TSQueryMatch m;
-  while (ts_query_cursor_next_match(cursor, &m)) {
-    if (!impl_->passes(m, text)) continue;
+  TSQueryMatch qm;
+  while (ts_query_cursor_next_match(cursor, &qm)) {
+    if (!impl_->passes(qm, text)) continue;
     const CaptureInfo* role = nullptr;
-    TSNode role_node{}, name_node{}, container_node{}, module_node{};
-    bool has_name = false, has_container = false, has_module = false;
-    for (uint16_t i = 0; i < m.capture_count; ++i) {
-      const CaptureInfo& ci = impl_->captures[m.captures[i].index];
+    MatchNodes m;
+    m.pattern = qm.pattern_index;
+    bool has_import_names = false;
+    for (uint16_t i = 0; i < qm.capture_count; ++i) {
+      const CaptureInfo& ci = impl_->captures[qm.captures[i].index];
       switch (ci.role) {
         case Role::kDefinition:
         case Role::kReference:
         case Role::kImport:
         case Role::kScope:
-          if (!role) role = &ci, role_node = m.captures[i].node;
+          if (!role) role = &ci, m.role = qm.captures[i].node;
           break;
         case Role::kName:
-          if (!has_name) name_node = m.captures[i].node, has_name = true;
+          if (!m.has_name) m.name = qm.captures[i].node, m.has_name = true;
           break;
         case Role::kContainer:
-          container_node = m.captures[i].node, has_container = true;
+          m.container = qm.captures[i].node, m.has_container = true;
           break;
         case Role::kImportModule:
-          if (!has_module) module_node = m.captures[i].node, has_module = true;
+          if (!m.has_module) m.module = qm.captures[i].node, m.has_module = true;
+          break;
+        case Role::kImportName:
+          has_import_names = true;
           break;
         default:
           break;
       }
     }
     if (!role) continue;
-    switch (role->role) {
-      case Role::kDefinition: {
-        if (!has_name) break;
-        PendingDef d;
-        d.def.name = node_text(name_node, text);
-        if (d.def.name.empty()) break;
-        d.def.kind = role->def_kind;
-        d.def.range = range_of(role_node);
-        d.def.set_name_start(range_of(name_node));
-        d.header_end = header_end_of(role_node, text);
-        d.signature_begin = static_cast<uint32_t>(c.signatures.size());
-        d.signature_size = append_signature(text, d.def.range.start_byte, d.header_end, secrets, &c.signatures);
-        d.signature_text = &c.signatures;
-        d.explicit_container = has_container;
-        if (has_container) d.def.container = node_text(container_node, text);
-        d.pattern = m.pattern_index;
-        c.defs.push_back(std::move(d));
-        break;
-      }
-      case Role::kReference: {
-        if (!has_name) break;
-        PendingRef r;
-        r.ref.name = node_text(name_node, text);
-        if (r.ref.name.empty()) break;
-        r.ref.kind = role->ref_kind;
-        r.ref.set_start(range_of(name_node));
-        r.pattern = m.pattern_index;
-        c.refs.push_back(std::move(r));
-        break;
-      }
-      case Role::kScope:
-        if (has_name) {
-          c.scopes.push_back({range_of(role_node), ts_node_end_byte(name_node), Name(node_text(name_node, text))});
-        }
-        break;
-      case Role::kImport: {
-        if (!has_module) break;
-        Import imp;
-        imp.module = strip_quotes(node_text(module_node, text));
-        imp.range = range_of(role_node);
-        bool any_name = false;
-        for (uint16_t i = 0; i < m.capture_count; ++i) {
-          if (impl_->captures[m.captures[i].index].role != Role::kImportName) continue;
-          Import named = imp;
-          named.name = node_text(m.captures[i].node, text);
-          c.imports.push_back(std::move(named));
-          any_name = true;
-        }
-        if (!any_name && !imp.module.empty()) c.imports.push_back(std::move(imp));
-        break;
-      }
-      default:
-        break;
+    if (role->role != Role::kImport || !has_import_names) {
+      add_match(*role, m, text, secrets, &c);
+      continue;
+    }
+    // An import with names: one entry per imported name.
+    if (!m.has_module) continue;
+    Import imp;
+    imp.module = strip_quotes(node_text(m.module, text));
+    imp.range = range_of(m.role);
+    for (uint16_t i = 0; i < qm.capture_count; ++i) {
+      if (impl_->captures[qm.captures[i].index].role != Role::kImportName) continue;
+      Import named = imp;
+      named.name = node_text(qm.captures[i].node, text);
+      c.imports.push_back(std::move(named));
     }
   }
 }

@@ -1,5 +1,6 @@
 // Tag extraction: runs our tags query (grammars/queries/<lang>/tags.scm) over a parse tree
-// and turns its matches into FileSymbols. The tree-sitter 0.20.7 runtime only parses
+// and turns its matches into FileSymbols. For C++ a hand-written walker finds the same
+// matches as the query, in half the time (tags_cpp.h); the query stays the definition. The tree-sitter 0.20.7 runtime only parses
 // predicates, so #eq?, #not-eq?, #match?, #not-match?, #any-of? and #not-any-of? are
 // evaluated here (regexes with PCRE2).
 //
@@ -75,11 +76,17 @@ class TagQuery {
   // nullptr when the language has no tags query. An error when our query does not compile
   // (a bug in grammars/queries: the message names the file and the offset).
   static Result<const TagQuery*> get(const grammars::Language& language);
+  // kAllowed: extract() walks the tree with a hand-written matcher where one exists for this
+  // language and exactly this query (C++: tags_cpp.h); kNever: always the query cursor.
+  enum class Walker { kAllowed, kNever };
   // Compiles `source` for `language` (tests and tools); the same rules as get().
+  // get() compiles with kAllowed unless MOECODE_TAGS_QUERY=1.
   static Result<std::unique_ptr<TagQuery>> compile(const grammars::Language& language,
-                                                   std::string_view source);
+                                                   std::string_view source, Walker walker = Walker::kAllowed);
 
   const TSQuery* ts() const { return query_; }
+  // Whether extract() runs a hand-written matcher for this query (tags_cpp.h).
+  bool has_walker() const;
 
   // Extracts the symbols of `text` parsed into `root`. Runs on the caller's cursor.
   // `secrets`: sorted spans whose bytes are redacted from signatures. `state` (optional)

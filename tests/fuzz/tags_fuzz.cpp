@@ -7,11 +7,15 @@
 // that is exact) and from scratch.
 // Checks: no crash; every range inside the text; where the incremental tree equals the
 // fresh one, the incremental symbols equal the fresh symbols (tree-sitter's error recovery
-// may legitimately build a different tree after an edit; then the symbols may differ).
+// may legitimately build a different tree after an edit; then the symbols may differ);
+// where a language has a hand-written tag walker (C++), the query cursor gives the same
+// symbols on the fresh tree.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "grammars/languages.h"
@@ -87,6 +91,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!fresh_tree.ok()) fail("fresh parse failed: " + fresh_tree.error().message(), name);
   if (!(incremental == fresh) && sexp(inc_tree->get()) == sexp(fresh_tree->get())) {
     fail("incremental symbols differ from a fresh extraction of the same tree", name);
+  }
+  auto walked = TagQuery::get(lang);
+  if (walked.ok() && *walked && (*walked)->has_walker()) {
+    static std::map<std::string, std::unique_ptr<TagQuery>> query_only;
+    static TSQueryCursor* cursor = ts_query_cursor_new();
+    auto& q = query_only[name];
+    if (!q) q = std::move(TagQuery::compile(lang, lang.tags_query, TagQuery::Walker::kNever)).value();
+    FileSymbols by_query;
+    q->extract(cursor, ts_tree_root_node(fresh_tree->get()), after, after_secrets, &by_query);
+    if (!(by_query == fresh)) fail("the tag walker and the query cursor give different symbols", name);
   }
   return 0;
 }
