@@ -28,6 +28,13 @@ const TSLanguage* tree_sitter_lua();
 namespace moecode::grammars {
 namespace {
 
+// Language::ts(): the grammar with dense parse tables, built on first use (thread-safe).
+template <const TSLanguage* (*Grammar)()>
+const TSLanguage* dense() {
+  static const TSLanguage* const language = with_dense_parse_table(Grammar());
+  return language;
+}
+
 struct Table {
   std::array<Language, 15> languages;
   std::string tsx_tags;  // typescript/tags.scm + tsx/tags.scm (JSX)
@@ -37,21 +44,21 @@ struct Table {
       return Language{name, ts, comment, embedded_query(name, "tags")};
     };
     languages = {
-        make("c", tree_sitter_c, "//"),
-        make("cpp", tree_sitter_cpp, "//"),
-        make("python", tree_sitter_python, "#"),
-        make("javascript", tree_sitter_javascript, "//"),
-        make("typescript", tree_sitter_typescript, "//"),
-        make("tsx", tree_sitter_tsx, "//"),
-        make("go", tree_sitter_go, "//"),
-        make("rust", tree_sitter_rust, "//"),
-        make("java", tree_sitter_java, "//"),
-        make("bash", tree_sitter_bash, "#"),
-        make("json", tree_sitter_json, ""),
-        make("ruby", tree_sitter_ruby, "#"),
-        make("c_sharp", tree_sitter_c_sharp, "//"),
-        make("php", tree_sitter_php, "//"),
-        make("lua", tree_sitter_lua, "--"),
+        make("c", dense<tree_sitter_c>, "//"),
+        make("cpp", dense<tree_sitter_cpp>, "//"),
+        make("python", dense<tree_sitter_python>, "#"),
+        make("javascript", dense<tree_sitter_javascript>, "//"),
+        make("typescript", dense<tree_sitter_typescript>, "//"),
+        make("tsx", dense<tree_sitter_tsx>, "//"),
+        make("go", dense<tree_sitter_go>, "//"),
+        make("rust", dense<tree_sitter_rust>, "//"),
+        make("java", dense<tree_sitter_java>, "//"),
+        make("bash", dense<tree_sitter_bash>, "#"),
+        make("json", dense<tree_sitter_json>, ""),
+        make("ruby", dense<tree_sitter_ruby>, "#"),
+        make("c_sharp", dense<tree_sitter_c_sharp>, "//"),
+        make("php", dense<tree_sitter_php>, "//"),
+        make("lua", dense<tree_sitter_lua>, "--"),
     };
     for (auto& l : languages) {
       if (l.name == "tsx") l.tags_query = tsx_tags;
