@@ -10,6 +10,7 @@
 // data, with each lookup an index.
 #include "grammars/languages.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -23,8 +24,10 @@ namespace moecode::grammars {
 
 namespace {
 
-constexpr uint32_t kAbiVersion = 14;                      // the layout of parser.h's TSLanguage
-constexpr size_t kMaxDenseBytes = size_t{16} << 20;       // per language
+constexpr uint32_t kAbiVersion = 14;                 // the layout of parser.h's TSLanguage
+constexpr size_t kMaxDenseBytes = size_t{16} << 20;  // per language
+
+std::atomic<size_t> g_dense_bytes{0};
 
 }  // namespace
 
@@ -54,7 +57,10 @@ const TSLanguage* with_dense_parse_table(const TSLanguage* language) {
   auto* dense = new TSLanguage(src);
   dense->parse_table = table.release();
   dense->large_state_count = src.state_count;
+  g_dense_bytes += n_states * n_symbols * sizeof(uint16_t);
   return dense;
 }
+
+size_t dense_parse_table_bytes() { return g_dense_bytes.load(); }
 
 }  // namespace moecode::grammars

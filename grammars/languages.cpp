@@ -40,25 +40,26 @@ struct Table {
   std::string tsx_tags;  // typescript/tags.scm + tsx/tags.scm (JSX)
   Table() {
     tsx_tags = std::string(embedded_query("typescript", "tags")) + "\n" + std::string(embedded_query("tsx", "tags"));
-    auto make = [](std::string_view name, const TSLanguage* (*ts)(), std::string_view comment) {
-      return Language{name, ts, comment, embedded_query(name, "tags")};
+    auto make = [](std::string_view name, const TSLanguage* (*ts)(), const TSLanguage* (*grammar)(),
+                   std::string_view comment) {
+      return Language{name, ts, comment, embedded_query(name, "tags"), grammar};
     };
     languages = {
-        make("c", dense<tree_sitter_c>, "//"),
-        make("cpp", dense<tree_sitter_cpp>, "//"),
-        make("python", dense<tree_sitter_python>, "#"),
-        make("javascript", dense<tree_sitter_javascript>, "//"),
-        make("typescript", dense<tree_sitter_typescript>, "//"),
-        make("tsx", dense<tree_sitter_tsx>, "//"),
-        make("go", dense<tree_sitter_go>, "//"),
-        make("rust", dense<tree_sitter_rust>, "//"),
-        make("java", dense<tree_sitter_java>, "//"),
-        make("bash", dense<tree_sitter_bash>, "#"),
-        make("json", dense<tree_sitter_json>, ""),
-        make("ruby", dense<tree_sitter_ruby>, "#"),
-        make("c_sharp", dense<tree_sitter_c_sharp>, "//"),
-        make("php", dense<tree_sitter_php>, "//"),
-        make("lua", dense<tree_sitter_lua>, "--"),
+        make("c", dense<tree_sitter_c>, tree_sitter_c, "//"),
+        make("cpp", dense<tree_sitter_cpp>, tree_sitter_cpp, "//"),
+        make("python", dense<tree_sitter_python>, tree_sitter_python, "#"),
+        make("javascript", dense<tree_sitter_javascript>, tree_sitter_javascript, "//"),
+        make("typescript", dense<tree_sitter_typescript>, tree_sitter_typescript, "//"),
+        make("tsx", dense<tree_sitter_tsx>, tree_sitter_tsx, "//"),
+        make("go", dense<tree_sitter_go>, tree_sitter_go, "//"),
+        make("rust", dense<tree_sitter_rust>, tree_sitter_rust, "//"),
+        make("java", dense<tree_sitter_java>, tree_sitter_java, "//"),
+        make("bash", dense<tree_sitter_bash>, tree_sitter_bash, "#"),
+        make("json", dense<tree_sitter_json>, tree_sitter_json, ""),
+        make("ruby", dense<tree_sitter_ruby>, tree_sitter_ruby, "#"),
+        make("c_sharp", dense<tree_sitter_c_sharp>, tree_sitter_c_sharp, "//"),
+        make("php", dense<tree_sitter_php>, tree_sitter_php, "//"),
+        make("lua", dense<tree_sitter_lua>, tree_sitter_lua, "--"),
     };
     for (auto& l : languages) {
       if (l.name == "tsx") l.tags_query = tsx_tags;

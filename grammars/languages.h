@@ -12,9 +12,12 @@ namespace moecode::grammars {
 
 struct Language {
   std::string_view name;          // "cpp", "python", "tsx" ... (also the queries/ folder)
-  const TSLanguage* (*ts)();      // the grammar's entry point
+  const TSLanguage* (*ts)();      // the grammar to parse with: dense tables (below), same trees
   std::string_view line_comment;  // "//", "#", "--" ("" when the language has none: json)
   std::string_view tags_query;    // our tags.scm ("" when we have none for this language)
+  // The grammar as compiled (compressed tables), for what reads only its metadata (version,
+  // symbol and field names): unlike ts(), it builds nothing.
+  const TSLanguage* (*grammar)();
 };
 
 // Every compiled language, in a fixed order.
@@ -31,8 +34,11 @@ const Language* language_for_path(std::string_view path);
 // layout for its "large" states), so that no lookup scans a compressed list; the same trees,
 // faster (a cold index of /usr/include: 0.78x the parse time). `language` itself when its
 // ABI is not 14 or the table would pass 16 MiB. Language::ts() returns these copies, built
-// once per language on first use and kept for the life of the process.
+// once per language on first use and kept for the life of the process (Language::grammar()
+// is the compiled grammar itself).
 const TSLanguage* with_dense_parse_table(const TSLanguage* language);
+// The bytes of every dense table built so far in this process.
+size_t dense_parse_table_bytes();
 // The text of grammars/queries/<lang>/<kind>.scm as embedded at build time ("" if none).
 std::string_view embedded_query(std::string_view lang, std::string_view kind);
 

@@ -75,7 +75,7 @@ const std::vector<std::string>& fingerprints() {
   static const std::vector<std::string> table = [] {
     std::vector<std::string> t;
     for (const auto& lang : grammars::all_languages()) {
-      const TSLanguage* ts = lang.ts();
+      const TSLanguage* ts = lang.grammar();  // metadata only: no dense tables built
       std::string seed = fmt::format("format 2|extractor {}|{}|abi {}|symbols {}|fields {}|", kExtractorVersion,
                                      lang.name, ts_language_version(ts), ts_language_symbol_count(ts),
                                      ts_language_field_count(ts));

@@ -70,6 +70,7 @@ TEST(DenseParseTables, EveryAbi14GrammarIsServedDense) {
   for (const auto& lang : grammars::all_languages()) {
     const TSLanguage* original = originals().at(std::string(lang.name))();
     EXPECT_EQ(lang.ts(), lang.ts()) << lang.name;  // built once
+    EXPECT_EQ(lang.grammar(), original) << lang.name;
     if (ts_language_version(original) == 14) {
       EXPECT_NE(lang.ts(), original) << lang.name << ": not served with dense tables";
     } else {
@@ -78,6 +79,7 @@ TEST(DenseParseTables, EveryAbi14GrammarIsServedDense) {
     EXPECT_EQ(ts_language_symbol_count(lang.ts()), ts_language_symbol_count(original));
   }
   EXPECT_EQ(grammars::with_dense_parse_table(nullptr), nullptr);
+  EXPECT_GE(grammars::dense_parse_table_bytes(), size_t{9} << 20);  // C++ alone: 8637 x 538 x 2
 }
 
 TEST(DenseParseTables, GiveTheSameTreesAsTheGrammarsTables) {
