@@ -166,7 +166,8 @@ TEST(CppTagWalker, RolesAreTheQuerysCaptures) {
     const uint32_t e =
         p + 1 < n ? ts_query_start_byte_for_pattern(ts, p + 1) : static_cast<uint32_t>(src.size());
     const std::string_view text = src.substr(b, e - b);
-    const std::string role = "@" + std::string(CppTagWalker::role_capture(p));
+    std::string role = "@";
+    role += CppTagWalker::role_capture(p);
     size_t at = text.find(role);
     // The whole capture name: "@definition.function" is not "@definition.functions".
     const size_t after = at + role.size();
