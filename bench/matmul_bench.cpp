@@ -7,11 +7,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/backend/cpu/cpu_backend.h"
+#include "engine/backend/cpu/vec.h"
 #include "engine/quant/kernels.h"
 #include "moecode/engine/model.h"
 
@@ -66,6 +68,54 @@ BENCHMARK_CAPTURE(BM_Matmul, q8_0_ffn_up, GgmlType::Q8_0, 576, 1536)->Arg(1)->Ar
 BENCHMARK_CAPTURE(BM_Matmul, q4_0_ffn_up, GgmlType::Q4_0, 576, 1536)->Arg(1)->Arg(64);
 BENCHMARK_CAPTURE(BM_Matmul, q4_k_ffn_up, GgmlType::Q4_K, 768, 1536)->Arg(1)->Arg(64);
 BENCHMARK_CAPTURE(BM_Matmul, f32_ffn_up, GgmlType::F32, 576, 1536)->Arg(1)->Arg(64);
+
+// Decode attention of one token over an F16 KV cache, SmolLM2-135M's shape (9 query heads, 3
+// KV heads of 64), for each of its 30 layers: a distinct cache per layer, so that, as in a
+// real decode step, keys and values come from memory rather than the CPU caches. Wall time (the
+// backend's own threads): args depth, threads.
+void BM_DecodeAttention(benchmark::State& state) {
+  constexpr int kLayers = 30, kHead = 9, kHeadKv = 3, kDim = 64;
+  const int64_t depth = state.range(0);
+  const int64_t n_ctx = depth + 1;
+  const int64_t width = kHeadKv * kDim;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  // One buffer from the backend for every layer's K and V, as the engine's KV cache.
+  auto be = moecode::backend::make_cpu_backend({static_cast<int>(state.range(1))});
+  const size_t bytes = static_cast<size_t>(n_ctx * width) * sizeof(uint16_t);
+  const size_t span = (bytes + 63) / 64 * 64;
+  auto buffer = be->alloc(2 * kLayers * span);
+  auto* base = static_cast<uint8_t*>(buffer->data());
+  for (size_t i = 0; i < bytes / 2 * 2 * kLayers; ++i) {
+    reinterpret_cast<uint16_t*>(base + i / (bytes / 2) * span)[i % (bytes / 2)] =
+        moecode::backend::cpu::float_to_half(d(rng));
+  }
+  auto k = [&](int l) { return base + (2 * l) * span; };
+  auto v = [&](int l) { return base + (2 * l + 1) * span; };
+  std::vector<float> q(kHead * kDim), out(kHead * kDim);
+  for (auto& x : q) x = d(rng);
+  for (auto _ : state) {
+    for (int l = 0; l < kLayers; ++l) {
+      moecode::backend::AttentionArgs a;
+      a.q = moecode::backend::make_mat(q.data(), 1, kHead * kDim);
+      a.k = {k(l), moecode::backend::CacheType::kF16, n_ctx, width};
+      a.v = {v(l), moecode::backend::CacheType::kF16, n_ctx, width};
+      a.out = moecode::backend::make_mat(out.data(), 1, kHead * kDim);
+      a.n_head = kHead;
+      a.n_head_kv = kHeadKv;
+      a.head_dim_k = a.head_dim_v = kDim;
+      a.pos0 = depth;
+      a.scale = 0.125f;
+      be->attention(a);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Bytes of K and V read per second.
+  state.counters["KV B/s"] = benchmark::Counter(static_cast<double>(kLayers * 2 * n_ctx * width * 2),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_DecodeAttention)->Args({2048, 1})->Args({2048, 2})->Args({8192, 2})->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // The whole default model, one thread.
 std::string default_model() {

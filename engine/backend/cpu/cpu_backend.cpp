@@ -648,17 +648,23 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
     float* m = reinterpret_cast<float*>(base + score_bytes + static_cast<size_t>(n_items) * item_stride);
     float* inv = m + n_tok * nh_all;
     std::fill(m, m + n_tok * nh_all, -INFINITY);
+    // Key blocks outer, KV groups inner: a block's cache rows (every group's) are read whole,
+    // one after another.
     pool_.run_chunks(n_items, [&](int64_t item) {
       const int64_t t = item / n_split;
       int64_t j0, j1;
       range_of(item, &j0, &j1);
-      alignas(64) float q16[kHeadsPerItem * kMaxHeadDim];
+      thread_local Scratch q_scratch;
+      float* q16 = static_cast<float*>(q_scratch.get(static_cast<size_t>(nh_all) * dk * sizeof(float)));
+      load_q(t, 0, a.n_head, q16);
       for (int h = 0; h < nh_all; ++h) mx_of(item)[h] = -INFINITY;
-      for (int g = 0; g < a.n_head_kv; ++g) {
-        for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
-          const int nh = std::min(sub, (g + 1) * group - h0);
-          load_q(t, h0, nh, q16);
-          scores(q16, g, nh, j0, j1, score_of(t, h0), ss);
+      for (int64_t jb = j0; jb < j1; jb += kKeyBlock) {
+        const int64_t je = std::min(j1, jb + kKeyBlock);
+        for (int g = 0; g < a.n_head_kv; ++g) {
+          for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
+            const int nh = std::min(sub, (g + 1) * group - h0);
+            scores(q16 + static_cast<int64_t>(h0) * dk, g, nh, jb, je, score_of(t, h0), ss);
+          }
         }
       }
       for (int h = 0; h < nh_all; ++h) {
@@ -702,10 +708,13 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
         vk_.scale_f32(s + j0, inv[t * nh_all + h], j1 - j0);
         round_to_f16(s + j0, j1 - j0);
       }
-      for (int g = 0; g < a.n_head_kv; ++g) {
-        for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
-          const int nh = std::min(sub, (g + 1) * group - h0);
-          accumulate(score_of(t, h0), ss, g, nh, j0, j1, acc + static_cast<int64_t>(h0) * dv, dv);
+      for (int64_t jb = j0; jb < j1; jb += kKeyBlock) {
+        const int64_t je = std::min(j1, jb + kKeyBlock);
+        for (int g = 0; g < a.n_head_kv; ++g) {
+          for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
+            const int nh = std::min(sub, (g + 1) * group - h0);
+            accumulate(score_of(t, h0), ss, g, nh, jb, je, acc + static_cast<int64_t>(h0) * dv, dv);
+          }
         }
       }
     });

@@ -214,6 +214,13 @@ inline __m128 hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
+// Cache rows are read kPrefetchKeys rows ahead: a KV group's rows are a stride apart, short
+// streams that the hardware prefetcher picks up late.
+constexpr int64_t kPrefetchKeys = 16;
+inline void prefetch_row(const uint8_t* row, int bytes) {
+  for (int o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(row) + o, _MM_HINT_T0);
+}
+
 // 16 elements of a cache row as floats.
 template <bool F16>
 inline __m512 cache16(const uint8_t* row, int c) {
@@ -234,6 +241,7 @@ void attn_scores_nh(const float* q, int64_t qs, const uint8_t* k, size_t stride,
     __m512 acc[NH][KB];
     for (int i = 0; i < NH; ++i)
       for (int b = 0; b < KB; ++b) acc[i][b] = _mm512_setzero_ps();
+    for (int b = 0; b < KB; ++b) prefetch_row(k + (j + b + kPrefetchKeys) * stride, d * (F16 ? 2 : 4));
     for (int c = 0; c < d; c += 16) {
       __m512 qv[NH];
       for (int i = 0; i < NH; ++i) qv[i] = _mm512_loadu_ps(q + i * qs + c);
@@ -293,10 +301,52 @@ void attn_scores(const float* q, int64_t qs, int nh, const void* k, size_t strid
   }
 }
 
-// Column blocks of 16 outer, keys inner, two accumulator sets (even and odd keys).
+// Column blocks of 16 * CB outer, keys inner, two accumulator sets (even and odd keys). CB = 4
+// reads a 64-column row piece whole, one row after another (the hardware prefetcher follows
+// that, and rows are also prefetched ahead); each lane sums the same products in the same
+// order whatever CB is.
+template <int NH, int CB, bool F16>
+void attn_accumulate_cb(float* acc, int64_t as, const float* p, int64_t ps, const uint8_t* v, size_t stride,
+                        int64_t nb, int c0) {
+  __m512 a0[NH][CB], a1[NH][CB];
+  for (int i = 0; i < NH; ++i)
+    for (int b = 0; b < CB; ++b) {
+      a0[i][b] = _mm512_loadu_ps(acc + i * as + c0 + 16 * b);
+      a1[i][b] = _mm512_setzero_ps();
+    }
+  const int bytes = 16 * CB * (F16 ? 2 : 4);
+  const uint8_t* base = v + c0 * (F16 ? 2 : 4);
+  int64_t j = 0;
+  for (; j + 2 <= nb; j += 2) {
+    prefetch_row(base + (j + kPrefetchKeys) * stride, bytes);
+    prefetch_row(base + (j + 1 + kPrefetchKeys) * stride, bytes);
+    for (int b = 0; b < CB; ++b) {
+      const __m512 v0 = cache16<F16>(base + j * stride, 16 * b);
+      for (int i = 0; i < NH; ++i) a0[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ps + j]), v0, a0[i][b]);
+    }
+    for (int b = 0; b < CB; ++b) {
+      const __m512 v1 = cache16<F16>(base + (j + 1) * stride, 16 * b);
+      for (int i = 0; i < NH; ++i) a1[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ps + j + 1]), v1, a1[i][b]);
+    }
+  }
+  if (j < nb) {
+    for (int b = 0; b < CB; ++b) {
+      const __m512 v0 = cache16<F16>(base + j * stride, 16 * b);
+      for (int i = 0; i < NH; ++i) a0[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ps + j]), v0, a0[i][b]);
+    }
+  }
+  for (int i = 0; i < NH; ++i)
+    for (int b = 0; b < CB; ++b) _mm512_storeu_ps(acc + i * as + c0 + 16 * b, _mm512_add_ps(a0[i][b], a1[i][b]));
+}
+
 template <int NH, bool F16>
 void attn_accumulate_nh(float* acc, int64_t as, const float* p, int64_t ps, const uint8_t* v, size_t stride,
                         int64_t nb, int d) {
+  constexpr int kCB = NH <= 3 ? 4 : 2;  // 2 * NH * kCB accumulators in the 32 registers
+  if (d % (16 * kCB) == 0) {
+    for (int c0 = 0; c0 < d; c0 += 16 * kCB) attn_accumulate_cb<NH, kCB, F16>(acc, as, p, ps, v, stride, nb, c0);
+    return;
+  }
   for (int c = 0; c < d; c += 16) {
     __m512 a0[NH], a1[NH];
     for (int i = 0; i < NH; ++i) {
