@@ -102,6 +102,7 @@ int run_index(const IndexArgs& args) {
     j["files_failed"] = s.n_failed;
     j["files_parsed"] = s.n_parsed;
     j["files_from_cache"] = s.n_from_cache;
+    j["files_duplicate"] = s.n_duplicates;
     j["languages"] = s.files_by_language;
     j["skipped"] = {{"ignored", s.skipped.ignored},
                     {"secret", s.skipped.secret},
@@ -138,11 +139,12 @@ int run_index(const IndexArgs& args) {
   fmt::print("time: {:.1f} ms (discovery {:.1f} ms, parsing {:.1f} ms on {} workers): {:.0f} files/s, {:.0f} "
              "symbols/s\n",
              s.total_ms, s.discover_ms, s.parse_ms, s.n_workers, files_per_s, symbols_per_s);
+  const std::string dups = s.n_duplicates ? fmt::format(", {} copies of another file", s.n_duplicates) : "";
   if (opts.cache) {
-    fmt::print("cache: {} files parsed, {} from the index cache ({})\n", s.n_parsed, s.n_from_cache,
+    fmt::print("cache: {} files parsed, {} from the index cache{} ({})\n", s.n_parsed, s.n_from_cache, dups,
                opts.cache->dir());
   } else {
-    fmt::print("cache: none, {} files parsed\n", s.n_parsed);
+    fmt::print("cache: none, {} files parsed{}\n", s.n_parsed, dups);
   }
   fmt::print("peak RSS: {:.1f} MiB\n", rss / 1048576.0);
   return 0;

@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -294,43 +296,99 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   for (int w = 0; w < n_workers; ++w) workers.push_back(std::make_unique<Worker>());
   std::atomic<size_t> cancel_flag{0};
   for (auto& w : workers) w->extractor.set_cancellation_flag(&cancel_flag);
+  // Files with the same language and bytes (/usr/include holds ~2,300 copies of another
+  // file) are parsed once: the first to arrive claims the content, the others wait in
+  // `copies` and take its symbols after the parallel pass.
+  struct KeyHash {
+    size_t operator()(const ShardCache::Key& k) const {
+      uint64_t h;
+      std::memcpy(&h, k.digest.data(), sizeof h);
+      return static_cast<size_t>(h ^ reinterpret_cast<uintptr_t>(k.language));
+    }
+  };
+  struct KeyEq {
+    bool operator()(const ShardCache::Key& a, const ShardCache::Key& b) const {
+      return a.language == b.language && a.digest == b.digest && a.n_bytes == b.n_bytes;
+    }
+  };
+  std::mutex first_mu;
+  std::unordered_map<ShardCache::Key, size_t, KeyHash, KeyEq> first_of;  // content -> its first job
+  std::vector<std::pair<size_t, size_t>> copies;                        // (job, first job)
+  std::vector<uint8_t> complete(jobs.size(), 0);  // symbols of a finished parse (or shard)
+  auto index_file = [&](Worker& w, size_t i, bool dedupe) {
+    const Job& job = jobs[i];
+    if (impl_->docs.count(job.file.abs_path)) return;  // an open document: kept below
+    if (!read_file(job.file.abs_path, options_.max_file_bytes, &w.buf)) {
+      ++w.unreadable;
+      return;
+    }
+    if (is_binary(w.buf)) {
+      ++w.binary;
+      return;
+    }
+    const ShardCache::Key key = ShardCache::key(*job.file.language, w.buf);
+    if (dedupe) {
+      std::lock_guard<std::mutex> lock(first_mu);
+      auto [it, first] = first_of.try_emplace(key, i);
+      if (!first) {
+        copies.emplace_back(i, it->second);
+        return;
+      }
+    }
+    FileSymbols syms;
+    std::vector<NameCount> ref_names;
+    bool ok = true;
+    if (options_.cache && options_.cache->load(key, &syms, &ref_names)) {
+      ++w.from_cache;
+    } else {
+      const std::vector<ByteSpan> secrets = find_secrets(w.buf);
+      auto tree = w.extractor.parse(*job.file.language, w.buf, nullptr, secrets, &syms);
+      ++w.parsed;
+      if (!tree.ok()) {
+        ++w.failed;
+        ok = false;
+        spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
+        syms = FileSymbols{};
+      }
+      ref_names = count_reference_names(syms);
+      // A failed parse (timeout, cancel) is not stored.
+      if (options_.cache && ok) options_.cache->store(key, syms, ref_names);
+    }
+    results[i] = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
+                            job.file.language, w.buf, std::move(syms), /*keep_references=*/false, &ref_names);
+    complete[i] = ok ? 1 : 0;
+  };
+  // Largest files first: the last jobs to finish are then small ones, and the workers end
+  // together (results keep the discovery order).
+  std::vector<uint32_t> order(jobs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return jobs[a].file.n_bytes > jobs[b].file.n_bytes; });
   parallel_for(
-      jobs.size(), n_workers,
-      [&](int wi, size_t i) {
-        Worker& w = *workers[wi];
-        const Job& job = jobs[i];
-        if (impl_->docs.count(job.file.abs_path)) return;  // an open document: kept below
-        if (!read_file(job.file.abs_path, options_.max_file_bytes, &w.buf)) {
-          ++w.unreadable;
-          return;
-        }
-        if (is_binary(w.buf)) {
-          ++w.binary;
-          return;
-        }
-        FileSymbols syms;
-        std::vector<NameCount> ref_names;
-        std::optional<ShardCache::Key> key;
-        if (options_.cache) key = ShardCache::key(*job.file.language, w.buf);
-        if (key && options_.cache->load(*key, &syms, &ref_names)) {
-          ++w.from_cache;
-        } else {
-          const std::vector<ByteSpan> secrets = find_secrets(w.buf);
-          auto tree = w.extractor.parse(*job.file.language, w.buf, nullptr, secrets, &syms);
-          ++w.parsed;
-          if (!tree.ok()) {
-            ++w.failed;
-            spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
-            syms = FileSymbols{};
-          }
-          ref_names = count_reference_names(syms);
-          // A failed parse (timeout, cancel) is not stored.
-          if (key && tree.ok()) options_.cache->store(*key, syms, ref_names);
-        }
-        results[i] = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
-                                job.file.language, w.buf, std::move(syms), /*keep_references=*/false, &ref_names);
-      },
+      jobs.size(), n_workers, [&](int wi, size_t k) { index_file(*workers[wi], order[k], /*dedupe=*/true); },
       cancel);
+  if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
+  // The copies: the first job's entry under this file's paths, or (when that parse failed)
+  // a parse of their own.
+  for (const auto& [i, first] : copies) {
+    const Job& job = jobs[i];
+    if (complete[first] && results[first]) {
+      const FileEntry& src = *results[first];
+      auto e = std::make_shared<FileEntry>();
+      e->abs_path = job.file.abs_path;
+      e->path = impl_->display_path(roots_, job.root, job.file.rel_path);
+      e->root = job.root;
+      e->language = job.file.language;
+      e->n_bytes = src.n_bytes;
+      e->n_lines = src.n_lines;
+      e->symbols = src.symbols;
+      e->ref_names = src.ref_names;
+      results[i] = std::move(e);
+      ++stats.n_duplicates;
+    } else {
+      index_file(*workers[0], i, /*dedupe=*/false);
+    }
+  }
   if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
   for (auto& w : workers) {
     stats.skipped.binary += w->binary;

@@ -55,6 +55,7 @@ struct IndexStats {
   uint64_t n_failed = 0;       // parse timed out / failed: indexed without symbols
   uint64_t n_parsed = 0;       // files parsed by this build
   uint64_t n_from_cache = 0;   // files whose symbols came from the shard cache
+  uint64_t n_duplicates = 0;   // files with the same bytes as another file: parsed once
   SkipCounts skipped;
   std::map<std::string, uint64_t> files_by_language;
   double discover_ms = 0;

@@ -90,6 +90,75 @@ TEST(IndexTest, DefinitionsReferencesAndImports) {
   EXPECT_EQ(v.find("no/such.py"), nullptr);
 }
 
+// A file's symbols as text: every definition (name, kind, container, range, signature) and
+// the names it references with their counts.
+std::string symbols_of(const FileEntry& f) {
+  std::string out;
+  for (const Definition& d : f.symbols.definitions) {
+    out += std::string(d.name.view()) + " " + std::to_string(static_cast<int>(d.kind)) + " " +
+           std::string(d.container.view()) + " " + std::to_string(d.range.start_byte) + "-" +
+           std::to_string(d.range.end_byte) + " " + std::string(f.symbols.signature(d)) + "\n";
+  }
+  std::vector<std::string> refs;
+  for (const NameCount& n : f.ref_names) refs.push_back(std::string(n.name.view()) + "x" + std::to_string(n.count));
+  std::sort(refs.begin(), refs.end());
+  for (const auto& r : refs) out += r + "\n";
+  return out;
+}
+
+// Files with the same bytes and language are parsed once; each copy is indexed under its own
+// path with the first one's symbols, which are those a parse of its own gives.
+TEST(IndexTest, CopiesOfAFileAreParsedOnceAndIndexedUnderTheirOwnPaths) {
+  TempTree t;
+  const std::string shapes = "class Circle:\n    def area(self):\n        return 3.14\n\n\ndef total(s):\n"
+                             "    return sum(c.area() for c in s)\n";
+  const std::vector<std::string> copies = {"a/shapes.py", "b/shapes.py", "c/geometry.py", "d/shapes.pyi"};
+  for (const auto& p : copies) t.write(p, shapes);
+  t.write("e/other.py", shapes + "\n");  // one more byte: a file of its own
+  auto index = SymbolIndex::create({t.root()});
+  ASSERT_TRUE(index.ok()) << index.error().message();
+  auto stats = (*index)->build();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->n_files, 5u);
+  EXPECT_EQ(stats->n_parsed, 2u);
+  EXPECT_EQ(stats->n_duplicates, 3u);
+  std::vector<std::string> before;
+  {
+    auto v = (*index)->view();
+    std::vector<std::string> paths;
+    for (const DefRef& d : v.definitions("area")) {
+      paths.push_back(v.file(d.file)->path);
+      EXPECT_EQ(v.signature(d), "def area(self):");
+    }
+    std::sort(paths.begin(), paths.end());
+    EXPECT_EQ(paths, (std::vector<std::string>{"a/shapes.py", "b/shapes.py", "c/geometry.py", "d/shapes.pyi",
+                                               "e/other.py"}));
+    EXPECT_EQ(v.referencing_files("area").size(), 5u);
+    for (const auto& p : copies) {
+      const FileEntry* f = v.find(p);
+      ASSERT_NE(f, nullptr) << p;
+      EXPECT_EQ(f->abs_path, t.path(p));
+      EXPECT_EQ(f->n_bytes, shapes.size());
+      EXPECT_EQ(f->n_lines, 7u);
+      before.push_back(symbols_of(*f));
+      EXPECT_EQ(before.back(), before.front()) << p;
+      EXPECT_NE(before.back().find("area"), std::string::npos);
+      // The positions of a copy's references are read from its own file.
+      auto text = (*index)->entry_text(*f);
+      ASSERT_TRUE(text.ok());
+      auto refs = (*index)->references_in(*f, *text);
+      ASSERT_TRUE(refs.ok());
+      EXPECT_EQ(refs->size(), f->n_references());
+    }
+  }
+  // A parse of its own (the file opened in the editor) gives each copy the same symbols.
+  for (size_t i = 0; i < copies.size(); ++i) {
+    ASSERT_TRUE((*index)->update_document(t.path(copies[i]), shapes, {}).ok());
+    auto v = (*index)->view();
+    EXPECT_EQ(symbols_of(*v.find(copies[i])), before[i]) << copies[i];
+  }
+}
+
 TEST(IndexTest, DocumentsOverrideTheDiskUntilClosed) {
   TempTree t;
   populate(t);
