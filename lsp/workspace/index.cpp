@@ -399,9 +399,13 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   }
   stats.parse_ms = ms_since(t1);
   workers.clear();
-  // The discovered paths (22K jobs for /usr/include, ~4 MiB) are in the results now: free
-  // them before the trim, so that publishing starts from a smaller heap.
+  // The discovered paths (22K jobs for /usr/include, ~4 MiB) and the content map are in the
+  // results now: free them before the trim, so that publishing starts from a smaller heap.
   std::vector<Job>().swap(jobs);
+  decltype(first_of)().swap(first_of);
+  decltype(copies)().swap(copies);
+  decltype(order)().swap(order);
+  decltype(complete)().swap(complete);
 #if defined(__GLIBC__)
   // The parse trees and buffers the workers freed leave holes between the entries they
   // kept: hand those pages back before publishing (/usr/include: 12 MB).
