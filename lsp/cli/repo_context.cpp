@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "grammars/languages.h"
 #include "lsp/protocol/types.h"
 
 namespace moecode::cli {
@@ -77,6 +78,14 @@ std::string SymbolWorkspaceIndex::index_folders(const std::vector<std::string>& 
   done = true;
   watch.join();
   if (!stats.ok()) return "indexing stopped: " + stats.error().message();
+  // Whole files never need a walker's tree-sitter query, the first edit of an open file does
+  // (incremental re-extraction): compile it here, on the indexing thread, not then on the
+  // message thread (~120 ms for C++).
+  for (const auto& [name, n] : stats->files_by_language) {
+    const grammars::Language* lang = grammars::language_by_name(name);
+    if (!lang) continue;
+    if (auto q = workspace::TagQuery::get(*lang); q.ok() && *q && (*q)->has_walker()) (void)(*q)->ts();
+  }
   {
     std::lock_guard lock(mu_);
     // Documents the editor opened meanwhile keep their editor text.

@@ -1,16 +1,19 @@
 // Tag extraction from tree-sitter query matches, with our own predicate evaluation.
-// TagQuery instances are immutable after compile() and shared between threads; the
-// registry behind get() is guarded by a mutex. TagExtractor is single-threaded.
+// TagQuery instances are immutable after compile() (a walker's query is compiled at its
+// first use, under a once_flag) and shared between threads; the registry behind get() is
+// guarded by a mutex. TagExtractor is single-threaded.
 #include "lsp/workspace/tags.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
+#include <spdlog/spdlog.h>
 #include <string>
 #include <tuple>
 
@@ -146,6 +149,13 @@ struct TagQuery::Impl {
   // C++: the hand-written matcher of the same tags.scm (tags_cpp.h), and its patterns' roles.
   std::unique_ptr<CppTagWalker> walker;
   std::vector<CaptureInfo> walker_roles;
+  // With a walker, the query itself is only needed for a range of the tree (incremental
+  // re-extraction) and by ts(): it is compiled then, once. Compiling the C++ query is most of
+  // the cost of a first C++ file (~120 ms of tree-sitter's pattern analysis).
+  const grammars::Language* deferred_language = nullptr;
+  std::string deferred_source;
+  std::once_flag query_once;
+  std::atomic<bool> deferred_done{false};  // the deferred compile ran (query_ set unless it failed)
 
   bool regex_search(const pcre2_code* re, std::string_view s) const {
     thread_local std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md(
@@ -194,8 +204,23 @@ struct TagQuery::Impl {
 
 bool TagQuery::has_walker() const { return impl_->walker != nullptr; }
 
+bool TagQuery::query_compiled() const {
+  if (impl_->deferred_language && !impl_->deferred_done.load(std::memory_order_acquire)) return false;
+  return query_ != nullptr;
+}
+
 TagQuery::~TagQuery() {
   if (query_) ts_query_delete(query_);
+}
+
+const TSQuery* TagQuery::query() const {
+  std::call_once(impl_->query_once, [this] {
+    if (query_ || !impl_->deferred_language) return;
+    const Status s = compile_query(*impl_->deferred_language, impl_->deferred_source);
+    if (!s.ok()) spdlog::error("tags query: {}", s.error().message());
+    impl_->deferred_done.store(true, std::memory_order_release);
+  });
+  return query_;
 }
 
 namespace {
@@ -314,8 +339,7 @@ const char* query_error_name(TSQueryError e) {
 
 }  // namespace
 
-Result<std::unique_ptr<TagQuery>> TagQuery::compile(const grammars::Language& language,
-                                                   std::string_view source, Walker walker) {
+Status TagQuery::compile_query(const grammars::Language& language, std::string_view source) const {
   uint32_t err_off = 0;
   TSQueryError err = TSQueryErrorNone;
   TSQuery* q = ts_query_new(language.ts(), source.data(), static_cast<uint32_t>(source.size()), &err_off, &err);
@@ -330,32 +354,49 @@ Result<std::unique_ptr<TagQuery>> TagQuery::compile(const grammars::Language& la
                       fmt::format("grammars/queries/{}/tags.scm:{}:{}: {} near '{}'", language.name, line, col,
                                   query_error_name(err), source.substr(err_off, 24)));
   }
-  std::unique_ptr<TagQuery> tq(new TagQuery());
-  tq->query_ = q;
-  tq->impl_ = std::make_unique<Impl>();
+  // Published in query_ only once every table below is complete.
+  std::unique_ptr<TSQuery, void (*)(TSQuery*)> owned(q, ts_query_delete);
   const uint32_t n_captures = ts_query_capture_count(q);
-  tq->impl_->captures.resize(n_captures);
+  impl_->captures.resize(n_captures);
   for (uint32_t i = 0; i < n_captures; ++i) {
     uint32_t len = 0;
     const char* name = ts_query_capture_name_for_id(q, i, &len);
-    MOE_RETURN_IF_ERROR(parse_capture_name(std::string_view(name, len), &tq->impl_->captures[i], language.name));
+    MOE_RETURN_IF_ERROR(parse_capture_name(std::string_view(name, len), &impl_->captures[i], language.name));
   }
   const uint32_t n_patterns = ts_query_pattern_count(q);
-  tq->impl_->predicates.resize(n_patterns);
+  impl_->predicates.resize(n_patterns);
   for (uint32_t p = 0; p < n_patterns; ++p) {
-    MOE_RETURN_IF_ERROR(parse_predicates(q, p, &tq->impl_->predicates[p], language.name));
+    MOE_RETURN_IF_ERROR(parse_predicates(q, p, &impl_->predicates[p], language.name));
   }
+  if (impl_->walker && n_patterns != CppTagWalker::pattern_count()) {
+    return make_error(ErrorCode::kInternal, fmt::format("grammars/queries/{}/tags.scm: {} patterns, the walker has {}",
+                                                        language.name, n_patterns, CppTagWalker::pattern_count()));
+  }
+  query_ = owned.release();
+  return Status::ok_status();
+}
+
+Result<std::unique_ptr<TagQuery>> TagQuery::compile(const grammars::Language& language,
+                                                   std::string_view source, Walker walker) {
+  std::unique_ptr<TagQuery> tq(new TagQuery());
+  tq->impl_ = std::make_unique<Impl>();
   if (walker == Walker::kAllowed && language.name == "cpp") {
-    auto w = CppTagWalker::make(language.ts(), source);
-    if (w && CppTagWalker::pattern_count() == n_patterns) {
+    // make() accepts only the exact query text the walker was written from (its fingerprint),
+    // which compiles: the query can wait until a range extraction or ts() asks for it.
+    if (auto w = CppTagWalker::make(language.ts(), source)) {
+      const uint32_t n_patterns = CppTagWalker::pattern_count();
       tq->impl_->walker_roles.resize(n_patterns);
       for (uint32_t p = 0; p < n_patterns; ++p) {
         MOE_RETURN_IF_ERROR(
             parse_capture_name(CppTagWalker::role_capture(p), &tq->impl_->walker_roles[p], language.name));
       }
       tq->impl_->walker = std::move(w);
+      tq->impl_->deferred_language = &language;
+      tq->impl_->deferred_source = std::string(source);
+      return tq;
     }
   }
+  MOE_RETURN_IF_ERROR(tq->compile_query(language, source));
   return tq;
 }
 
@@ -764,8 +805,10 @@ void TagQuery::collect(TSQueryCursor* cursor, TSNode root, std::string_view text
     }
     return;
   }
+  const TSQuery* q = query();
+  if (!q) return;  // a deferred query that did not compile (logged): no matches
   ts_query_cursor_set_byte_range(cursor, lo, hi);
-  ts_query_cursor_exec(cursor, query_, root);
+  ts_query_cursor_exec(cursor, q, root);
   TSQueryMatch qm;
   while (ts_query_cursor_next_match(cursor, &qm)) {
     if (!impl_->passes(qm, text)) continue;

@@ -84,9 +84,15 @@ class TagQuery {
   static Result<std::unique_ptr<TagQuery>> compile(const grammars::Language& language,
                                                    std::string_view source, Walker walker = Walker::kAllowed);
 
-  const TSQuery* ts() const { return query_; }
+  // The compiled tree-sitter query (with a walker, compiled on this first call).
+  const TSQuery* ts() const { return query(); }
   // Whether extract() runs a hand-written matcher for this query (tags_cpp.h).
   bool has_walker() const;
+  // Whether the tree-sitter query is compiled yet. With a walker it waits for its first use
+  // (ts(), or extract_incremental() on a range): whole files never need it, and compiling
+  // the C++ query is most of the cost of indexing a first C++ file. A server warms it off
+  // the message thread (SymbolWorkspaceIndex) before the first edit asks for it.
+  bool query_compiled() const;
 
   // Extracts the symbols of `text` parsed into `root`. Runs on the caller's cursor.
   // `secrets`: sorted spans whose bytes are redacted from signatures. `state` (optional)
@@ -112,7 +118,10 @@ class TagQuery {
   // Runs the query over [lo, hi) and appends raw matches to *out (an internal type).
   void collect(TSQueryCursor* cursor, TSNode root, std::string_view text, std::span<const ByteSpan> secrets,
                uint32_t lo, uint32_t hi, void* out) const;
-  TSQuery* query_ = nullptr;
+  // query_ and the captures' and predicates' tables: now, or for a walker at first need.
+  Status compile_query(const grammars::Language& language, std::string_view source) const;
+  const TSQuery* query() const;
+  mutable TSQuery* query_ = nullptr;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -153,6 +153,30 @@ TEST(CppTagWalker, IsInUseForOurQuery) {
   EXPECT_FALSE((*never)->has_walker());
 }
 
+// With the walker, the query is compiled only when something needs it: whole files never
+// do; ts() (and a range re-extraction) compiles it, once, with the walker's patterns.
+TEST(CppTagWalker, TheQueryIsCompiledOnlyWhenARangeNeedsIt) {
+  auto q = TagQuery::compile(cpp(), cpp().tags_query);
+  ASSERT_TRUE(q.ok()) << q.error().message();
+  ASSERT_TRUE((*q)->has_walker());
+  EXPECT_FALSE((*q)->query_compiled());
+  TSParser* parser = ts_parser_new();
+  ASSERT_TRUE(ts_parser_set_language(parser, cpp().ts()));
+  const FileSymbols syms = extract(**q, parser, "struct Box { int w; };\nint area(Box b) { return b.w; }\n");
+  EXPECT_EQ(syms.definitions.size(), 2u);
+  EXPECT_FALSE((*q)->query_compiled()) << "a whole file needs no query";
+  const TSQuery* ts = (*q)->ts();
+  ASSERT_NE(ts, nullptr);
+  EXPECT_TRUE((*q)->query_compiled());
+  EXPECT_EQ((*q)->ts(), ts) << "compiled once";
+  EXPECT_EQ(ts_query_pattern_count(ts), CppTagWalker::pattern_count());
+  // Without the walker the query is compiled at once, as for every other language.
+  auto never = TagQuery::compile(cpp(), cpp().tags_query, TagQuery::Walker::kNever);
+  ASSERT_TRUE(never.ok());
+  EXPECT_TRUE((*never)->query_compiled());
+  ts_parser_delete(parser);
+}
+
 // Pattern p's text in tags.scm holds the capture the walker gives as its role.
 TEST(CppTagWalker, RolesAreTheQuerysCaptures) {
   auto q = TagQuery::get(cpp());
