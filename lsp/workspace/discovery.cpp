@@ -124,8 +124,16 @@ std::string FileFilter::absolute(std::string_view path) const {
 
 std::vector<DiscoveredFile> FileFilter::discover(SkipCounts* skipped, const std::atomic<bool>* cancel,
                                                  std::string_view start) const {
-  SkipCounts counts;
   std::vector<DiscoveredFile> files;
+  discover_each(skipped, cancel, start, [&](DiscoveredFile&& f) { files.push_back(std::move(f)); });
+  std::sort(files.begin(), files.end(),
+            [](const DiscoveredFile& a, const DiscoveredFile& b) { return a.rel_path < b.rel_path; });
+  return files;
+}
+
+void FileFilter::discover_each(SkipCounts* skipped, const std::atomic<bool>* cancel, std::string_view start,
+                               const std::function<void(DiscoveredFile&&)>& sink) const {
+  SkipCounts counts;
   std::set<std::pair<dev_t, ino_t>> seen_dirs, seen_files;
   struct stat root_st;
   if (::stat(root_.c_str(), &root_st) == 0) seen_dirs.insert({root_st.st_dev, root_st.st_ino});
@@ -217,16 +225,13 @@ std::vector<DiscoveredFile> FileFilter::discover(SkipCounts* skipped, const std:
         continue;
       }
       if (!seen_files.insert({st.st_dev, st.st_ino}).second) continue;  // the same file twice
-      files.push_back({abs, rel, static_cast<uint64_t>(st.st_size), lang});
+      sink({abs, rel, static_cast<uint64_t>(st.st_size), lang});
     }
     ::closedir(d);
     // Depth-first in name order: push in reverse so the first name is visited first.
     for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) stack.push_back(std::move(*it));
   }
-  std::sort(files.begin(), files.end(),
-            [](const DiscoveredFile& a, const DiscoveredFile& b) { return a.rel_path < b.rel_path; });
   if (skipped) *skipped += counts;
-  return files;
 }
 
 Verdict FileFilter::check_location(const std::string& abs, std::string* rel_out) const {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -71,6 +72,10 @@ class FileFilter {
   // `start`: a folder relative to the root to walk instead of the whole root.
   std::vector<DiscoveredFile> discover(SkipCounts* skipped, const std::atomic<bool>* cancel = nullptr,
                                        std::string_view start = {}) const;
+  // The same walk, handing each file to `sink` as soon as it is found (in the walk's order,
+  // not sorted), so that a caller can start on the first files while the walk goes on.
+  void discover_each(SkipCounts* skipped, const std::atomic<bool>* cancel, std::string_view start,
+                     const std::function<void(DiscoveredFile&&)>& sink) const;
 
   // Checks one path (absolute, or relative to the root) without reading it unless
   // `check_content` (then the binary test reads its first 8 KiB). *rel_out gets the path

@@ -13,8 +13,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -259,10 +262,6 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   std::lock_guard<std::mutex> wlock(write_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   IndexStats stats;
-  struct Job {
-    uint32_t root;
-    DiscoveredFile file;
-  };
   // Fresh filters: ignore files (.moecodeignore included) may have changed since.
   {
     Impl::Filters fresh_filters;
@@ -272,18 +271,38 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     }
     impl_->set_filters(std::move(fresh_filters));
   }
-  std::vector<Job> jobs;
   const auto filters = impl_->filters();
-  for (uint32_t r = 0; r < filters->size(); ++r) {
-    for (auto& f : (*filters)[r]->discover(&stats.skipped, cancel)) jobs.push_back({r, std::move(f)});
-  }
-  stats.discover_ms = ms_since(t0);
-  if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
-
   const auto t1 = std::chrono::steady_clock::now();
   const int n_workers = options_.n_workers > 0 ? options_.n_workers : default_worker_count();
   stats.n_workers = n_workers;
-  std::vector<std::shared_ptr<FileEntry>> results(jobs.size());
+
+  struct Job {
+    uint32_t root;
+    DiscoveredFile file;
+    std::shared_ptr<FileEntry> result;
+    bool complete = false;  // symbols of a finished parse (or shard)
+  };
+  // The walk and the parse overlap: the walk (this thread) hands each file over as it finds
+  // it, and the other n_workers - 1 threads parse them meanwhile. Once the walk is over,
+  // every thread takes the files left, largest first: the last jobs to finish are then
+  // small ones, and the workers end together.
+  std::deque<Job> jobs;  // grows during the walk; references to its jobs stay valid
+  std::mutex feed_mu;
+  std::condition_variable feed_cv;
+  size_t next_in_walk = 0;  // during the walk, jobs are taken in its order
+  bool walk_done = false;
+  std::vector<Job*> rest;  // after it, the jobs nobody took yet, largest first
+  size_t next_in_rest = 0;
+  auto take = [&]() -> Job* {
+    std::unique_lock<std::mutex> lock(feed_mu);
+    for (;;) {
+      if (cancel && cancel->load(std::memory_order_relaxed)) return nullptr;
+      if (walk_done) return next_in_rest < rest.size() ? rest[next_in_rest++] : nullptr;
+      if (next_in_walk < jobs.size()) return &jobs[next_in_walk++];
+      feed_cv.wait(lock);
+    }
+  };
+
   // Each file's reference names are counted on its worker (make_entry): publishing, which
   // runs on one thread, then only inserts them (a third of a warm start of /usr/include was
   // this sort).
@@ -312,11 +331,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     }
   };
   std::mutex first_mu;
-  std::unordered_map<ShardCache::Key, size_t, KeyHash, KeyEq> first_of;  // content -> its first job
-  std::vector<std::pair<size_t, size_t>> copies;                        // (job, first job)
-  std::vector<uint8_t> complete(jobs.size(), 0);  // symbols of a finished parse (or shard)
-  auto index_file = [&](Worker& w, size_t i, bool dedupe) {
-    const Job& job = jobs[i];
+  std::unordered_map<ShardCache::Key, Job*, KeyHash, KeyEq> first_of;  // content -> its first job
+  std::vector<std::pair<Job*, Job*>> copies;                          // (job, first job)
+  auto index_file = [&](Worker& w, Job& job, bool dedupe) {
     if (impl_->docs.count(job.file.abs_path)) return;  // an open document: kept below
     if (!read_file(job.file.abs_path, options_.max_file_bytes, &w.buf)) {
       ++w.unreadable;
@@ -329,9 +346,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
     const ShardCache::Key key = ShardCache::key(*job.file.language, w.buf);
     if (dedupe) {
       std::lock_guard<std::mutex> lock(first_mu);
-      auto [it, first] = first_of.try_emplace(key, i);
+      auto [it, first] = first_of.try_emplace(key, &job);
       if (!first) {
-        copies.emplace_back(i, it->second);
+        copies.emplace_back(&job, it->second);
         return;
       }
     }
@@ -354,39 +371,54 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
       // A failed parse (timeout, cancel) is not stored.
       if (options_.cache && ok) options_.cache->store(key, syms, ref_names);
     }
-    results[i] = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
+    job.result = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
                             job.file.language, w.buf, std::move(syms), /*keep_references=*/false, &ref_names);
-    complete[i] = ok ? 1 : 0;
+    job.complete = ok;
   };
-  // Largest files first: the last jobs to finish are then small ones, and the workers end
-  // together (results keep the discovery order).
-  std::vector<uint32_t> order(jobs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return jobs[a].file.n_bytes > jobs[b].file.n_bytes; });
-  parallel_for(
-      jobs.size(), n_workers, [&](int wi, size_t k) { index_file(*workers[wi], order[k], /*dedupe=*/true); },
-      cancel);
+  auto work = [&](int wi) {
+    while (Job* job = take()) index_file(*workers[wi], *job, /*dedupe=*/true);
+  };
+  std::vector<std::thread> threads;
+  for (int w = 1; w < n_workers; ++w) threads.emplace_back(work, w);
+  for (uint32_t r = 0; r < filters->size(); ++r) {
+    (*filters)[r]->discover_each(&stats.skipped, cancel, {}, [&](DiscoveredFile&& f) {
+      {
+        std::lock_guard<std::mutex> lock(feed_mu);
+        jobs.push_back(Job{r, std::move(f), nullptr, false});
+      }
+      feed_cv.notify_one();
+    });
+  }
+  {
+    std::lock_guard<std::mutex> lock(feed_mu);
+    for (size_t i = next_in_walk; i < jobs.size(); ++i) rest.push_back(&jobs[i]);
+    std::stable_sort(rest.begin(), rest.end(),
+                     [](const Job* a, const Job* b) { return a->file.n_bytes > b->file.n_bytes; });
+    walk_done = true;
+  }
+  feed_cv.notify_all();
+  stats.discover_ms = ms_since(t0);
+  work(0);
+  for (auto& t : threads) t.join();
   if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
   // The copies: the first job's entry under this file's paths, or (when that parse failed)
   // a parse of their own.
-  for (const auto& [i, first] : copies) {
-    const Job& job = jobs[i];
-    if (complete[first] && results[first]) {
-      const FileEntry& src = *results[first];
+  for (const auto& [job, first] : copies) {
+    if (first->complete && first->result) {
+      const FileEntry& src = *first->result;
       auto e = std::make_shared<FileEntry>();
-      e->abs_path = job.file.abs_path;
-      e->path = impl_->display_path(roots_, job.root, job.file.rel_path);
-      e->root = job.root;
-      e->language = job.file.language;
+      e->abs_path = job->file.abs_path;
+      e->path = impl_->display_path(roots_, job->root, job->file.rel_path);
+      e->root = job->root;
+      e->language = job->file.language;
       e->n_bytes = src.n_bytes;
       e->n_lines = src.n_lines;
       e->symbols = src.symbols;
       e->ref_names = src.ref_names;
-      results[i] = std::move(e);
+      job->result = std::move(e);
       ++stats.n_duplicates;
     } else {
-      index_file(*workers[0], i, /*dedupe=*/false);
+      index_file(*workers[0], *job, /*dedupe=*/false);
     }
   }
   if (cancel && cancel->load()) return make_error(ErrorCode::kCancelled, "workspace index build cancelled");
@@ -399,13 +431,24 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   }
   stats.parse_ms = ms_since(t1);
   workers.clear();
+  // The entries in the order of their paths (each root's, roots in order), as a sorted
+  // walk would give them: file ids do not depend on which thread finished first.
+  std::vector<Job*> by_path;
+  by_path.reserve(jobs.size());
+  for (auto& j : jobs) by_path.push_back(&j);
+  std::sort(by_path.begin(), by_path.end(), [](const Job* a, const Job* b) {
+    return a->root != b->root ? a->root < b->root : a->file.rel_path < b->file.rel_path;
+  });
+  std::vector<std::shared_ptr<FileEntry>> results;
+  results.reserve(by_path.size());
+  for (Job* j : by_path) results.push_back(std::move(j->result));
   // The discovered paths (22K jobs for /usr/include, ~4 MiB) and the content map are in the
   // results now: free them before the trim, so that publishing starts from a smaller heap.
-  std::vector<Job>().swap(jobs);
+  decltype(by_path)().swap(by_path);
+  decltype(rest)().swap(rest);
+  decltype(jobs)().swap(jobs);
   decltype(first_of)().swap(first_of);
   decltype(copies)().swap(copies);
-  decltype(order)().swap(order);
-  decltype(complete)().swap(complete);
 #if defined(__GLIBC__)
   // The parse trees and buffers the workers freed leave holes between the entries they
   // kept: hand those pages back before publishing (/usr/include: 12 MB).

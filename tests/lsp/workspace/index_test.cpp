@@ -106,6 +106,73 @@ std::string symbols_of(const FileEntry& f) {
   return out;
 }
 
+// The walk hands files to the parse threads as it finds them, and which thread finishes
+// first varies: the index is the same whatever the number of threads (file ids in path
+// order, roots in order), and the same as one thread's.
+TEST(IndexTest, TheSameIndexWithAnyNumberOfParseThreads) {
+  TempTree a, b;
+  populate(a);
+  // Files of very different sizes in many folders, so that threads finish out of order.
+  for (int i = 0; i < 60; ++i) {
+    std::string body;
+    for (int k = 0; k <= (i * 37) % 200; ++k) body += "def f" + std::to_string(i) + "_" + std::to_string(k) + "():\n    return " + std::to_string(k) + "\n";
+    a.write("pkg" + std::to_string(i % 7) + "/m" + std::to_string(i) + ".py", body);
+  }
+  b.write("z.py", "def last():\n    return 0\n");
+  b.write("a/first.py", "def first():\n    return last()\n");
+  std::string one_dump;
+  std::vector<std::string> one_order;
+  for (int n_workers : {1, 2, 3, 8}) {
+    IndexOptions options;
+    options.n_workers = n_workers;
+    auto index = SymbolIndex::create({a.root(), b.root()}, options);
+    ASSERT_TRUE(index.ok()) << index.error().message();
+    auto stats = (*index)->build();
+    ASSERT_TRUE(stats.ok()) << stats.error().message();
+    EXPECT_EQ(stats->n_workers, n_workers);
+    const std::string dump = (*index)->debug_dump();
+    std::vector<std::string> order;  // paths by file id
+    {
+      auto v = (*index)->view();
+      for (FileId id = 0; id < v.id_limit(); ++id) {
+        if (const FileEntry* f = v.file(id)) order.push_back(f->abs_path);
+      }
+    }
+    // Ids in path order, the second root's files after every file of the first.
+    ASSERT_GE(order.size(), 2u);
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end() - 2)) << n_workers << " threads";
+    EXPECT_EQ(order[order.size() - 2], b.root() + "/a/first.py");
+    EXPECT_EQ(order.back(), b.root() + "/z.py");
+    if (n_workers == 1) {
+      one_dump = dump, one_order = order;
+    } else {
+      EXPECT_EQ(dump, one_dump) << n_workers << " threads";
+      EXPECT_EQ(order, one_order) << n_workers << " threads";
+    }
+  }
+}
+
+// A cancelled build stops its walk and its parse threads and says so; the index keeps what
+// it had, and a build after that is whole.
+TEST(IndexTest, ACancelledBuildStopsAndTheNextOneIsWhole) {
+  TempTree t;
+  populate(t);
+  IndexOptions options;
+  options.n_workers = 3;
+  auto index = SymbolIndex::create({t.root()}, options);
+  ASSERT_TRUE(index.ok()) << index.error().message();
+  std::atomic<bool> cancel{true};
+  auto stopped = (*index)->build(&cancel);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code(), ErrorCode::kCancelled);
+  EXPECT_EQ((*index)->view().n_files(), 0u);
+  cancel = false;
+  auto whole = (*index)->build(&cancel);
+  ASSERT_TRUE(whole.ok()) << whole.error().message();
+  EXPECT_EQ((*index)->view().n_files(), whole->n_files);
+  EXPECT_GT(whole->n_files, 10u);
+}
+
 // Files with the same bytes and language are parsed once; each copy is indexed under its own
 // path with the first one's symbols, which are those a parse of its own gives.
 TEST(IndexTest, CopiesOfAFileAreParsedOnceAndIndexedUnderTheirOwnPaths) {
