@@ -170,15 +170,17 @@ Result<std::string> engine_dir() {
 }
 
 std::string engine_socket_path(const std::string& dir, const SharedEngineOptions& o) {
-  // The same model and settings, and the same moecode build (a daemon of another build may
-  // speak another protocol).
+  // The same model and settings, the same moecode build (a daemon of another build may
+  // speak another protocol), and the same kernels: MOECODE_ISA caps them, and a run of one
+  // ISA path must not reach a daemon started for another.
   std::error_code ec;
   const std::string binary = o.binary.empty() ? fs::read_symlink("/proc/self/exe", ec).string() : o.binary;
   struct stat st {};
   const long long built = ::stat(binary.c_str(), &st) == 0 ? static_cast<long long>(st.st_mtime) : 0;
-  const std::string key = o.model_path + "\n" + o.backend + "\n" + std::to_string(o.threads) + "\n" +
-                          std::to_string(o.n_ctx) + "\n" + std::to_string(o.n_slots) + "\n" + binary + "\n" +
-                          std::to_string(built);
+  std::string key = o.model_path + "\n" + o.backend + "\n" + std::to_string(o.threads) + "\n" +
+                    std::to_string(o.n_ctx) + "\n" + std::to_string(o.n_slots) + "\n" + binary + "\n" +
+                    std::to_string(built);
+  if (const char* isa = std::getenv("MOECODE_ISA"); isa && *isa) key += std::string("\nisa=") + isa;
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
   return dir + "/engine-" + std::string(hex, 12) + ".sock";

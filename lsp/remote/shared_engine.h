@@ -46,7 +46,8 @@ struct SharedEngineOptions {
 // that others may write.
 Result<std::string> engine_dir();
 
-// The socket path of the daemon for these options (same model file and settings, same daemon).
+// The socket path of the daemon for these options (same model file and settings, same build,
+// same MOECODE_ISA: same daemon).
 std::string engine_socket_path(const std::string& dir, const SharedEngineOptions& options);
 
 // Makes sure a daemon listens on the socket: connects, or (holding a lock file, so that editors
