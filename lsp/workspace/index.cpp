@@ -380,14 +380,25 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   };
   std::vector<std::thread> threads;
   for (int w = 1; w < n_workers; ++w) threads.emplace_back(work, w);
-  for (uint32_t r = 0; r < filters->size(); ++r) {
-    (*filters)[r]->discover_each(&stats.skipped, cancel, {}, [&](DiscoveredFile&& f) {
-      {
-        std::lock_guard<std::mutex> lock(feed_mu);
-        jobs.push_back(Job{r, std::move(f), nullptr, false});
-      }
-      feed_cv.notify_one();
-    });
+  try {
+    for (uint32_t r = 0; r < filters->size(); ++r) {
+      (*filters)[r]->discover_each(&stats.skipped, cancel, {}, [&](DiscoveredFile&& f) {
+        {
+          std::lock_guard<std::mutex> lock(feed_mu);
+          jobs.push_back(Job{r, std::move(f), nullptr, false});
+        }
+        feed_cv.notify_one();
+      });
+    }
+  } catch (...) {
+    // Out of memory in the walk: the threads finish the file in hand, then stop.
+    {
+      std::lock_guard<std::mutex> lock(feed_mu);
+      walk_done = true;
+    }
+    feed_cv.notify_all();
+    for (auto& t : threads) t.join();
+    throw;
   }
   {
     std::lock_guard<std::mutex> lock(feed_mu);
