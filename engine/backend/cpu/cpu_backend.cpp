@@ -62,6 +62,12 @@ constexpr int kMaxJobs = 8;
 // Attention: keys per softmax block, heads of a KV group done together, and the largest
 // head sizes (MLA's latent: 512 + 64).
 constexpr int64_t kKeyBlock = 64;
+// Decode over split key ranges reads kSplitKeyStep keys at a time, every KV group's part of
+// those rows in turn, and prefetches whole rows kSplitPrefetchKeys keys ahead: a group's part
+// alone is 1-2 lines of each row, a strided stream the hardware prefetchers follow poorly
+// (BM_DecodeAttention: 0.62-0.70x the time of 64-key steps without it on Zen 4).
+constexpr int64_t kSplitKeyStep = 16;
+constexpr int64_t kSplitPrefetchKeys = 32;
 constexpr int kHeadsPerItem = 4;
 constexpr int kMaxHeadDim = 1024;
 constexpr int kMaxHeadDimV = 576;
@@ -568,6 +574,12 @@ void CpuBackend::attention(const AttentionArgs& a) {
   pool_.run_chunks(n_groups, run_item);
 }
 
+// Rows [j, j + kSplitKeyStep) of a cache, capped at `end`, whole, towards L2.
+void prefetch_rows(const uint8_t* base, size_t stride, int64_t j, int64_t end) {
+  for (const int64_t e = std::min(end, j + kSplitKeyStep); j < e; ++j)
+    for (size_t o = 0; o < stride; o += 64) __builtin_prefetch(base + static_cast<size_t>(j) * stride + o, 0, 2);
+}
+
 // F16 cache, as llama.cpp computes attention without flash attention: kq = ggml_mul_mat(k, q)
 // converts q to F16 (products of F16 values, summed in F32); the softmax runs over all keys
 // (scaled scores, exp(s - max), the sum in double, times float(1 / sum)); kqv =
@@ -658,8 +670,9 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
       float* q16 = static_cast<float*>(q_scratch.get(static_cast<size_t>(nh_all) * dk * sizeof(float)));
       load_q(t, 0, a.n_head, q16);
       for (int h = 0; h < nh_all; ++h) mx_of(item)[h] = -INFINITY;
-      for (int64_t jb = j0; jb < j1; jb += kKeyBlock) {
-        const int64_t je = std::min(j1, jb + kKeyBlock);
+      for (int64_t jb = j0; jb < j1; jb += kSplitKeyStep) {
+        const int64_t je = std::min(j1, jb + kSplitKeyStep);
+        prefetch_rows(static_cast<const uint8_t*>(a.k.data), kstride, jb + kSplitPrefetchKeys, j1);
         for (int g = 0; g < a.n_head_kv; ++g) {
           for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
             const int nh = std::min(sub, (g + 1) * group - h0);
@@ -708,8 +721,9 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
         vk_.scale_f32(s + j0, inv[t * nh_all + h], j1 - j0);
         round_to_f16(s + j0, j1 - j0);
       }
-      for (int64_t jb = j0; jb < j1; jb += kKeyBlock) {
-        const int64_t je = std::min(j1, jb + kKeyBlock);
+      for (int64_t jb = j0; jb < j1; jb += kSplitKeyStep) {
+        const int64_t je = std::min(j1, jb + kSplitKeyStep);
+        prefetch_rows(static_cast<const uint8_t*>(a.v.data), vstride, jb + kSplitPrefetchKeys, j1);
         for (int g = 0; g < a.n_head_kv; ++g) {
           for (int h0 = g * group; h0 < (g + 1) * group; h0 += sub) {
             const int nh = std::min(sub, (g + 1) * group - h0);
