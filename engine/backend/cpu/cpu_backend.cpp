@@ -628,11 +628,18 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
   // Decode (few items): key ranges split over the threads, in three passes with the scores
   // of every head in attn_scratch_: scores and range maxima; exp and range sums; rounded
   // probabilities times V, range by range, summed at the end.
+  // One thread takes that path too, with one range, for its reading of whole rows in turn.
   int64_t n_split = 1;
-  if (parallel && n_groups < static_cast<int64_t>(kSplitsPerThread) * pool_.size()) {
-    n_split = std::clamp<int64_t>(max_keys / kMinSplitKeys, 1, static_cast<int64_t>(kSplitsPerThread) * pool_.size());
+  bool split = false;
+  if (n_groups < static_cast<int64_t>(kSplitsPerThread) * pool_.size()) {
+    if (parallel) {
+      n_split = std::clamp<int64_t>(max_keys / kMinSplitKeys, 1, static_cast<int64_t>(kSplitsPerThread) * pool_.size());
+      split = n_split > 1;
+    } else {
+      split = pool_.size() == 1 && max_keys >= kMinSplitKeys;
+    }
   }
-  if (n_split > 1) {
+  if (split) {
     const int64_t nh_all = a.n_head;
     const int64_t ss = (max_keys + 15) / 16 * 16;
     const int64_t n_items = n_tok * n_split;
