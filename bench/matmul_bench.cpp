@@ -72,9 +72,12 @@ BENCHMARK_CAPTURE(BM_Matmul, f32_ffn_up, GgmlType::F32, 576, 1536)->Arg(1)->Arg(
 // Decode attention of one token over an F16 KV cache, SmolLM2-135M's shape (9 query heads, 3
 // KV heads of 64), for each of its 30 layers: a distinct cache per layer, so that, as in a
 // real decode step, keys and values come from memory rather than the CPU caches. Wall time (the
-// backend's own threads): args depth, threads.
+// backend's own threads): args depth, threads, shape.
 void BM_DecodeAttention(benchmark::State& state) {
-  constexpr int kLayers = 30, kHead = 9, kHeadKv = 3, kDim = 64;
+  // Shape 0: SmolLM2-135M (30 layers, 9 query heads, 3 KV heads of 64); 1: Llama-3-8B's (32
+  // layers, 32 query heads, 8 KV heads of 128).
+  const bool large = state.range(2) == 1;
+  const int kLayers = large ? 32 : 30, kHead = large ? 32 : 9, kHeadKv = large ? 8 : 3, kDim = large ? 128 : 64;
   const int64_t depth = state.range(0);
   const int64_t n_ctx = depth + 1;
   const int64_t width = kHeadKv * kDim;
@@ -114,7 +117,7 @@ void BM_DecodeAttention(benchmark::State& state) {
   state.counters["KV B/s"] = benchmark::Counter(static_cast<double>(kLayers * 2 * n_ctx * width * 2),
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_DecodeAttention)->Args({2048, 1})->Args({2048, 2})->Args({8192, 2})->UseRealTime()
+BENCHMARK(BM_DecodeAttention)->Args({2048, 1, 0})->Args({2048, 2, 0})->Args({8192, 2, 0})->Args({2048, 2, 1})->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
 // The whole default model, one thread.

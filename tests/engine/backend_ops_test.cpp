@@ -335,12 +335,14 @@ void check_attention(const AttentionCase& c) {
 
 TEST(BackendOps, AttentionMatchesNaive) { check_attention({6, 2, 40, 24, 150, 5}); }
 
-// Long rows with few (token, group) pairs: the keys are split into ranges over the threads
-// and merged (some ranges empty at 2,100 keys; two head chunks per group at 16 / 2 heads).
+// Long rows with few (token, group) pairs, or one token: the keys are split into ranges over
+// the threads and merged (some ranges empty at 2,100 keys; two head chunks per group at 16 / 2
+// heads).
 TEST(BackendOps, AttentionSplitOverKeysMatchesNaive) {
   check_attention({9, 3, 64, 64, 1761, 1});   // SmolLM2's decode shape
   check_attention({16, 2, 32, 16, 2099, 1});  // 8 heads per group, an empty last range
   check_attention({4, 1, 576, 512, 700, 2});  // MLA's absorbed shape, two query tokens
+  check_attention({32, 8, 64, 64, 1300, 1});  // 8 KV groups (as Llama-3-8B): one token splits too
 }
 
 // Every SIMD table this CPU runs (AVX2, AVX-512), kernel by kernel, against the scalar one:
