@@ -77,7 +77,8 @@ void BM_DecodeAttention(benchmark::State& state) {
   // Shape 0: SmolLM2-135M (30 layers, 9 query heads, 3 KV heads of 64); 1: Llama-3-8B's (32
   // layers, 32 query heads, 8 KV heads of 128).
   const bool large = state.range(2) == 1;
-  const int kLayers = large ? 32 : 30, kHead = large ? 32 : 9, kHeadKv = large ? 8 : 3, kDim = large ? 128 : 64;
+  const int kLayers = large ? 32 : 30, kHead = large ? 32 : 9;
+  const int kHeadKv = large ? 8 : 3, kDim = large ? 128 : 64;
   const int64_t depth = state.range(0);
   const int64_t n_ctx = depth + 1;
   const int64_t width = kHeadKv * kDim;
@@ -117,7 +118,12 @@ void BM_DecodeAttention(benchmark::State& state) {
   state.counters["KV B/s"] = benchmark::Counter(static_cast<double>(kLayers * 2 * n_ctx * width * 2),
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_DecodeAttention)->Args({2048, 1, 0})->Args({2048, 2, 0})->Args({8192, 2, 0})->Args({2048, 2, 1})->UseRealTime()
+BENCHMARK(BM_DecodeAttention)
+    ->Args({2048, 1, 0})
+    ->Args({2048, 2, 0})
+    ->Args({8192, 2, 0})
+    ->Args({2048, 2, 1})
+    ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
 // The whole default model, one thread.

@@ -576,8 +576,10 @@ void CpuBackend::attention(const AttentionArgs& a) {
 
 // Rows [j, j + kSplitKeyStep) of a cache, capped at `end`, whole, towards L2.
 void prefetch_rows(const uint8_t* base, size_t stride, int64_t j, int64_t end) {
-  for (const int64_t e = std::min(end, j + kSplitKeyStep); j < e; ++j)
-    for (size_t o = 0; o < stride; o += 64) __builtin_prefetch(base + static_cast<size_t>(j) * stride + o, 0, 2);
+  for (const int64_t e = std::min(end, j + kSplitKeyStep); j < e; ++j) {
+    const uint8_t* row = base + static_cast<size_t>(j) * stride;
+    for (size_t o = 0; o < stride; o += 64) __builtin_prefetch(row + o, 0, 2);
+  }
 }
 
 // F16 cache, as llama.cpp computes attention without flash attention: kq = ggml_mul_mat(k, q)
@@ -635,7 +637,8 @@ void CpuBackend::attention_f16(const AttentionArgs& a) {
   bool split = false;
   if (n_tok == 1 || n_groups < static_cast<int64_t>(kSplitsPerThread) * pool_.size()) {
     if (parallel) {
-      n_split = std::clamp<int64_t>(max_keys / kMinSplitKeys, 1, static_cast<int64_t>(kSplitsPerThread) * pool_.size());
+      const int64_t most = static_cast<int64_t>(kSplitsPerThread) * pool_.size();
+      n_split = std::clamp<int64_t>(max_keys / kMinSplitKeys, 1, most);
       split = n_split > 1;
     } else {
       split = pool_.size() == 1 && max_keys >= kMinSplitKeys;
