@@ -45,12 +45,11 @@ async function session(script, capabilities = FULL_CAPS) {
   });
   // The model loads on the scheduler after initialize: wait for that job to end, so that a
   // test's "no job runs" checks see only what the test itself started.
-  for (let t0 = Date.now(); ;) {
-    const st = await server.connection.sendRequest(lsp.ExecuteCommandRequest.type, { command: 'moecode.status' });
-    if (st.modelLoaded && !st.busy && st.queue === 0) break;
-    if (Date.now() - t0 > 10000) throw new Error(`the model did not load: ${JSON.stringify(st)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  let st;
+  await waitFor(async () => {
+    st = await server.connection.sendRequest(lsp.ExecuteCommandRequest.type, { command: 'moecode.status' });
+    return st.modelLoaded && !st.busy && st.queue === 0;
+  }, 10000, () => `the model's load: ${JSON.stringify(st)}`);
   const close = async () => {
     await server.connection.sendRequest(lsp.ShutdownRequest.type);
     await server.connection.sendNotification(lsp.ExitNotification.type);

@@ -76,10 +76,11 @@ export function lcg(seed) {
   };
 }
 
-export async function waitFor(predicate, timeoutMs = 10000) {
+// Polls `predicate` (sync or async) every 10 ms until it holds; `what` names it on a timeout.
+export async function waitFor(predicate, timeoutMs = 10000, what = () => 'a condition') {
   const t0 = Date.now();
-  while (!predicate()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting for a condition');
+  while (!(await predicate())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
