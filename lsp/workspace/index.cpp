@@ -371,8 +371,9 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
       // A failed parse (timeout, cancel) is not stored.
       if (options_.cache && ok) options_.cache->store(key, syms, ref_names);
     }
-    job.result = make_entry(job.file.abs_path, impl_->display_path(roots_, job.root, job.file.rel_path), job.root,
-                            job.file.language, w.buf, std::move(syms), /*keep_references=*/false, &ref_names);
+    std::string display = impl_->display_path(roots_, job.root, job.file.rel_path);
+    job.result = make_entry(job.file.abs_path, std::move(display), job.root, job.file.language, w.buf,
+                            std::move(syms), /*keep_references=*/false, &ref_names);
     job.complete = ok;
   };
   auto work = [&](int wi) {

@@ -115,7 +115,10 @@ TEST(IndexTest, TheSameIndexWithAnyNumberOfParseThreads) {
   // Files of very different sizes in many folders, so that threads finish out of order.
   for (int i = 0; i < 60; ++i) {
     std::string body;
-    for (int k = 0; k <= (i * 37) % 200; ++k) body += "def f" + std::to_string(i) + "_" + std::to_string(k) + "():\n    return " + std::to_string(k) + "\n";
+    for (int k = 0; k <= (i * 37) % 200; ++k) {
+      const std::string n = std::to_string(k);
+      body += "def f" + std::to_string(i) + "_" + n + "():\n    return " + n + "\n";
+    }
     a.write("pkg" + std::to_string(i % 7) + "/m" + std::to_string(i) + ".py", body);
   }
   b.write("z.py", "def last():\n    return 0\n");
