@@ -370,8 +370,8 @@ Status TagQuery::compile_query(const grammars::Language& language, std::string_v
   }
   if (impl_->walker && n_patterns != CppTagWalker::pattern_count()) {
     return make_error(ErrorCode::kInternal,
-                      fmt::format("grammars/queries/{}/tags.scm: {} patterns, the walker has {}", language.name,
-                                  n_patterns, CppTagWalker::pattern_count()));
+                      fmt::format("grammars/queries/{}/tags.scm: {} patterns, the walker has {}",
+                                  language.name, n_patterns, CppTagWalker::pattern_count()));
   }
   query_ = owned.release();
   return Status::ok_status();
