@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "lsp/workspace/parse_arena.h"
 #include "lsp/workspace/secrets.h"
 #include "lsp/workspace/small_list.h"
 #include "lsp/workspace/worker_pool.h"
@@ -307,14 +308,13 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
   // runs on one thread, then only inserts them (a third of a warm start of /usr/include was
   // this sort).
   struct Worker {
-    TagExtractor extractor;
+    ParseArena arena;
     std::string buf;
     uint64_t binary = 0, unreadable = 0, failed = 0, parsed = 0, from_cache = 0;
   };
   std::vector<std::unique_ptr<Worker>> workers;
   for (int w = 0; w < n_workers; ++w) workers.push_back(std::make_unique<Worker>());
   std::atomic<size_t> cancel_flag{0};
-  for (auto& w : workers) w->extractor.set_cancellation_flag(&cancel_flag);
   // Files with the same language and bytes (/usr/include holds ~2,300 copies of another
   // file) are parsed once: the first to arrive claims the content, the others wait in
   // `copies` and take its symbols after the parallel pass.
@@ -359,13 +359,23 @@ Result<IndexStats> SymbolIndex::build(const std::atomic<bool>* cancel) {
       ++w.from_cache;
     } else {
       const std::vector<ByteSpan> secrets = find_secrets(w.buf);
-      auto tree = w.extractor.parse(*job.file.language, w.buf, nullptr, secrets, &syms);
-      ++w.parsed;
-      if (!tree.ok()) {
-        ++w.failed;
-        ok = false;
-        spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
-        syms = FileSymbols{};
+      {
+        // The file's parser, tree and cursors take their memory from the worker's arena and
+        // give it back at once at the end of this block (parse_arena.h): no free per node, no
+        // walk over the tree to delete it.
+        ParseArena::Scope arena(w.arena);
+        TagExtractor extractor;
+        extractor.set_cancellation_flag(&cancel_flag);
+        auto tree = extractor.parse(*job.file.language, w.buf, nullptr, secrets, &syms);
+        ++w.parsed;
+        if (tree.ok()) {
+          ParseArena::drop_tree(tree->release());
+        } else {
+          ++w.failed;
+          ok = false;
+          spdlog::debug("index: {}: {}", job.file.rel_path, tree.error().message());
+          syms = FileSymbols{};
+        }
       }
       ref_names = count_reference_names(syms);
       // A failed parse (timeout, cancel) is not stored.

@@ -17,6 +17,7 @@
 #include <string>
 #include <tuple>
 
+#include "lsp/workspace/parse_arena.h"
 #include "lsp/workspace/secrets.h"
 #include "lsp/workspace/tags_cpp.h"
 
@@ -342,6 +343,9 @@ const char* query_error_name(TSQueryError e) {
 Status TagQuery::compile_query(const grammars::Language& language, std::string_view source) const {
   uint32_t err_off = 0;
   TSQueryError err = TSQueryErrorNone;
+  // The query outlives any file's parse: its memory must not come from a parse arena (it is
+  // compiled at first need, which can be inside an index worker's arena scope).
+  ParseArena::Pause pause;
   TSQuery* q = ts_query_new(language.ts(), source.data(), static_cast<uint32_t>(source.size()), &err_off, &err);
   if (!q) {
     // Line and column of the offset, for the message.

@@ -9,7 +9,8 @@
 // fresh one, the incremental symbols equal the fresh symbols (tree-sitter's error recovery
 // may legitimately build a different tree after an edit; then the symbols may differ);
 // where a language has a hand-written tag walker (C++), the query cursor gives the same
-// symbols on the fresh tree.
+// symbols on the fresh tree; a parse in a ParseArena (the full index's) gives the symbols of
+// a plain one.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +21,7 @@
 
 #include "grammars/languages.h"
 #include "lsp/workspace/document.h"
+#include "lsp/workspace/parse_arena.h"
 #include "lsp/workspace/secrets.h"
 #include "lsp/workspace/tags.h"
 
@@ -71,6 +73,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto tree = extractor.parse(lang, text, nullptr, secrets, &before, &before_state);
   if (!tree.ok()) fail("parse failed: " + tree.error().message(), name);
   check_ranges(before, text.size(), name);
+  {
+    // The full index's way (index.cpp): a parser of the file's own in an arena scope, the
+    // tree dropped with the scope. The same symbols.
+    static ParseArena arena;
+    ParseArena::Scope scope(arena);
+    TagExtractor own;
+    FileSymbols in_arena;
+    auto t = own.parse(lang, text, nullptr, secrets, &in_arena);
+    if (!t.ok()) fail("parse in an arena failed: " + t.error().message(), name);
+    ParseArena::drop_tree(t->release());
+    if (!(in_arena == before)) fail("a parse in an arena gives different symbols", name);
+  }
 
   const size_t start = (static_cast<size_t>(data[1]) << 8 | data[2]) % (text.size() + 1);
   const size_t end = std::min(text.size(), start + data[3] % 32);
