@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "lsp/workspace/name_map.h"
 #include "lsp/workspace/parse_arena.h"
 #include "lsp/workspace/secrets.h"
 #include "lsp/workspace/small_list.h"
@@ -37,8 +38,6 @@ struct StrHash {
 };
 template <typename V>
 using StrMap = std::unordered_map<std::string, V, StrHash, std::equal_to<>>;
-template <typename V>
-using NameMap = std::unordered_map<Name, V>;  // hashed by handle (std::hash<Name>)
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
