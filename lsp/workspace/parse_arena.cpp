@@ -82,7 +82,7 @@ ParseArena::ParseArena(size_t reserve) {
 ParseArena::~ParseArena() {
   if (t_arena == this) t_arena = nullptr;
   if (base_) {
-    MOE_ARENA_UNPOISON(base_, kHeader + high_water_);
+    MOE_ARENA_UNPOISON(base_, kHeader + high_water());
     munmap(base_, reserve_);
   }
 }
@@ -130,7 +130,6 @@ void* ParseArena::take(size_t n) {
   }
   char* b = top_;
   top_ += block;
-  high_water_ = std::max(high_water_, used());
   MOE_ARENA_UNPOISON(b, block);
   const uint64_t header = static_cast<uint64_t>(c);
   std::memcpy(b, &header, sizeof header);
@@ -153,6 +152,7 @@ void ParseArena::reset() {
   // stay in the build's footprint.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t used_bytes = used();
+  high_water_ = std::max(high_water_, used_bytes);  // kept here, off the allocation path
   if (used_bytes > kRetainBytes) {
     const size_t keep = (kRetainBytes + page - 1) / page * page;
     madvise(base_ + keep, (used_bytes - keep + page - 1) / page * page, MADV_DONTNEED);

@@ -15,6 +15,7 @@
 // inside a Scope (the arena knows its blocks by address).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -69,7 +70,7 @@ class ParseArena {
   // Bytes of the region handed out since the last reset (free blocks included), and the
   // most ever (for the tests).
   size_t used() const;
-  size_t high_water() const { return high_water_; }
+  size_t high_water() const { return std::max(high_water_, used()); }
   // Bytes the arena keeps mapped after a reset; pages beyond are given back to the system.
   static constexpr size_t kRetainBytes = size_t{8} << 20;
   static constexpr size_t kDefaultReserve = size_t{4} << 30;
