@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -68,6 +69,32 @@ BENCHMARK_CAPTURE(BM_Matmul, q8_0_ffn_up, GgmlType::Q8_0, 576, 1536)->Arg(1)->Ar
 BENCHMARK_CAPTURE(BM_Matmul, q4_0_ffn_up, GgmlType::Q4_0, 576, 1536)->Arg(1)->Arg(64);
 BENCHMARK_CAPTURE(BM_Matmul, q4_k_ffn_up, GgmlType::Q4_K, 768, 1536)->Arg(1)->Arg(64);
 BENCHMARK_CAPTURE(BM_Matmul, f32_ffn_up, GgmlType::F32, 576, 1536)->Arg(1)->Arg(64);
+
+// Decode matvec over a weight far larger than the caches (DeepSeek-V2-Lite's 2048-wide rows,
+// 128 MiB and up), as in an MoE model's decode step where every weight comes from DRAM: the
+// figure is weight bytes read per second, wall time, the backend's own threads (args: rows,
+// threads; 512 rows stay in L2, the kernel's own speed). 64 quantized rows repeated fill the
+// matrix (quantizing all of it takes long).
+void BM_MatvecDram(benchmark::State& state, GgmlType type) {
+  const int64_t n_in = 2048, n_out = state.range(0);
+  Fixture f = make(type, n_in, 64, 1);
+  const size_t rb = f.w.row_bytes;
+  std::vector<uint8_t> bytes(rb * n_out);
+  for (int64_t r = 0; r < n_out; ++r) std::memcpy(bytes.data() + r * rb, f.bytes.data() + (r % 64) * rb, rb);
+  const Weight w{bytes.data(), type, n_in, n_out, 1, rb, "w"};
+  std::vector<float> y(n_out);
+  auto be = moecode::backend::make_cpu_backend({static_cast<int>(state.range(1))});
+  const MatmulJob job{&w, nullptr, moecode::backend::make_mat(y.data(), 1, n_out)};
+  for (auto _ : state) {
+    be->matmul({&job, 1}, moecode::backend::make_mat(f.x.data(), 1, n_in));
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["B/s"] =
+      benchmark::Counter(static_cast<double>(bytes.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK_CAPTURE(BM_MatvecDram, q6_k, GgmlType::Q6_K)->Args({102400, 1})->Args({102400, 2})->Args({512, 1});
+BENCHMARK_CAPTURE(BM_MatvecDram, q4_k, GgmlType::Q4_K)->Args({131072, 1})->Args({131072, 2})->Args({512, 1});
+BENCHMARK_CAPTURE(BM_MatvecDram, q5_0, GgmlType::Q5_0)->Args({98304, 1})->Args({98304, 2})->Args({512, 1});
 
 // Decode attention of one token over an F16 KV cache, SmolLM2-135M's shape (9 query heads, 3
 // KV heads of 64), for each of its 30 layers: a distinct cache per layer, so that, as in a
