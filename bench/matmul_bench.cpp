@@ -92,9 +92,21 @@ void BM_MatvecDram(benchmark::State& state, GgmlType type) {
   state.counters["B/s"] =
       benchmark::Counter(static_cast<double>(bytes.size()), benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK_CAPTURE(BM_MatvecDram, q6_k, GgmlType::Q6_K)->Args({102400, 1})->Args({102400, 2})->Args({512, 1})->UseRealTime();
-BENCHMARK_CAPTURE(BM_MatvecDram, q4_k, GgmlType::Q4_K)->Args({131072, 1})->Args({131072, 2})->Args({512, 1})->UseRealTime();
-BENCHMARK_CAPTURE(BM_MatvecDram, q5_0, GgmlType::Q5_0)->Args({98304, 1})->Args({98304, 2})->Args({512, 1})->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecDram, q6_k, GgmlType::Q6_K)
+    ->Args({102400, 1})
+    ->Args({102400, 2})
+    ->Args({512, 1})
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecDram, q4_k, GgmlType::Q4_K)
+    ->Args({131072, 1})
+    ->Args({131072, 2})
+    ->Args({512, 1})
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_MatvecDram, q5_0, GgmlType::Q5_0)
+    ->Args({98304, 1})
+    ->Args({98304, 2})
+    ->Args({512, 1})
+    ->UseRealTime();
 
 // Decode attention of one token over an F16 KV cache, SmolLM2-135M's shape (9 query heads, 3
 // KV heads of 64), for each of its 30 layers: a distinct cache per layer, so that, as in a
