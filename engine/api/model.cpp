@@ -1,8 +1,9 @@
-// Model::load and the loaded model: maps the GGUF, builds the tokenizer and the
+// Model::load and the loaded model: maps (or copies) the GGUF, builds the tokenizer and the
 // architecture on the chosen backend, and opens sessions (engine/runtime).
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <string>
 
@@ -89,6 +90,24 @@ Result<std::unique_ptr<backend::Backend>> make_backend(const gguf::GgufFile& fil
   return backend::make_gpu_backend(g);
 }
 
+// Where the file's bytes go (LoadOptions::weight_memory).
+gguf::Residence residence_for(const std::string& path, const LoadOptions& options) {
+  switch (options.weight_memory) {
+    case WeightMemory::kMapped:
+      return gguf::Residence::kMapped;
+    case WeightMemory::kCopied:
+      return gguf::Residence::kCopied;
+    case WeightMemory::kAuto:
+      break;
+  }
+  std::string why;
+  const bool cpu = options.backend == "cpu" || (options.backend == "auto" && backend::gpu_device_count(&why) == 0);
+  std::error_code ec;
+  const uint64_t bytes = std::filesystem::file_size(path, ec);
+  if (ec) return gguf::Residence::kMapped;  // open() reports the problem
+  return gguf::auto_residence(cpu, gguf::transparent_hugepage_mode(), bytes, gguf::available_memory_bytes());
+}
+
 class LoadedModel final : public Model {
  public:
   const ModelInfo& info() const override { return info_; }
@@ -168,7 +187,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   if (options.n_ctx < 0) return make_error(ErrorCode::kInvalidArgument, "context size " + std::to_string(options.n_ctx) + " is negative");
 
   auto state = std::make_shared<runtime::ModelState>();
-  MOE_TRY(state->file, gguf::GgufFile::open(gguf_path));
+  MOE_TRY(state->file, gguf::GgufFile::open(gguf_path, residence_for(gguf_path, resolved)));
   const gguf::GgufFile& file = *state->file;
   MOE_TRY(state->backend, make_backend(file, resolved));
   MOE_TRY(state->arch, model::create_arch(file, *state->backend));
@@ -225,6 +244,8 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   m->info_.backend_detail = state->backend->describe();
   for (const auto& t : file.tensors()) m->info_.n_params += t.n_elements;
   m->info_.file_bytes = file.file_size();
+  m->info_.weight_memory =
+      file.residence() == gguf::Residence::kCopied ? WeightMemory::kCopied : WeightMemory::kMapped;
   MOE_TRY(auto tmpl, file.get_string("tokenizer.chat_template"));
   m->chat_ = runtime::chat_template_for(tmpl.value_or(""));
   if (tmpl) m->info_.chat_template_family = runtime::chat_template_family(*tmpl);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -329,14 +330,92 @@ Result<uint64_t> tensor_bytes(uint32_t type_id, std::span<const int64_t> ne) {
 // ---- GgufFile -----------------------------------------------------------------------
 
 GgufFile::~GgufFile() {
-  if (mapped_ && base_) ::munmap(const_cast<uint8_t*>(base_), size_);
+  if (mapped_ && base_) ::munmap(const_cast<uint8_t*>(base_), map_len_);
 }
+
+Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes, uint64_t mem_available) {
+  const bool huge_pages = thp_mode == "always" || thp_mode == "madvise";
+  // Past 8 GiB the read at load (a few GB/s from the page cache) would be seconds.
+  const bool fits = mem_available > 0 && file_bytes <= mem_available / 2 && file_bytes <= kAutoCopyMaxBytes;
+  return cpu_backend && huge_pages && fits ? Residence::kCopied : Residence::kMapped;
+}
+
+std::string transparent_hugepage_mode() {
+  // One line such as "always [madvise] never": the selected mode is bracketed.
+  std::FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+  if (f == nullptr) return {};
+  char line[128] = {};
+  const bool got = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  if (!got) return {};
+  const std::string_view text(line);
+  const size_t open = text.find('['), close = text.find(']');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return {};
+  return std::string(text.substr(open + 1, close - open - 1));
+}
+
+uint64_t available_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/meminfo", "re");
+  if (f == nullptr) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned long long v = 0;
+    if (std::sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+      kib = v;
+      break;
+    }
+  }
+  std::fclose(f);
+  return kib * 1024;
+}
+
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// The file's bytes in anonymous memory that starts on a huge-page boundary, advised to use
+// huge pages, read-only once filled. Sets *len to the length to unmap. nullptr with *len = 0
+// when the memory cannot be had (the caller maps the file instead); an error when the read
+// fails.
+Result<uint8_t*> read_into_anonymous(int fd, const std::string& path, uint64_t size, size_t* len) {
+  *len = 0;
+  if (size > std::numeric_limits<size_t>::max() - 2 * kHugePage) return nullptr;
+  const size_t rounded = (static_cast<size_t>(size) + kHugePage - 1) / kHugePage * kHugePage;
+  void* raw = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  // Trim to an aligned [start, start + rounded).
+  auto* begin = static_cast<uint8_t*>(raw);
+  uint8_t* start = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(begin) + kHugePage - 1) / kHugePage *
+                                              kHugePage);
+  if (start > begin) ::munmap(begin, static_cast<size_t>(start - begin));
+  const size_t tail = static_cast<size_t>(begin + rounded + kHugePage - (start + rounded));
+  if (tail > 0) ::munmap(start + rounded, tail);
+  ::madvise(start, rounded, MADV_HUGEPAGE);  // advice: a kernel without THP ignores or refuses it
+  uint64_t done = 0;
+  while (done < size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, uint64_t{64} << 20));
+    const ssize_t got = ::pread(fd, start + done, want, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const std::string why = got < 0 ? std::strerror(errno) : "the file ended early (changed while read?)";
+      ::munmap(start, rounded);
+      return make_error(ErrorCode::kIo, "cannot read '" + path + "' at byte " + std::to_string(done) + ": " + why);
+    }
+    done += static_cast<uint64_t>(got);
+  }
+  ::mprotect(start, rounded, PROT_READ);
+  *len = rounded;
+  return start;
+}
+
+}  // namespace
 
 Error GgufFile::error(std::string message) const {
   return make_error(ErrorCode::kCorrupt, "GGUF '" + path_ + "': " + message);
 }
 
-Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
+Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, Residence residence) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -359,6 +438,23 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
     ::close(fd);
     return file->error("file is empty (0 bytes)");
   }
+  if (residence == Residence::kCopied) {
+    size_t len = 0;
+    auto copied = read_into_anonymous(fd, path, file->size_, &len);
+    if (!copied.ok()) {
+      ::close(fd);
+      return copied.error();
+    }
+    if (*copied != nullptr) {
+      ::close(fd);
+      file->base_ = *copied;
+      file->map_len_ = len;
+      file->mapped_ = true;
+      file->residence_ = Residence::kCopied;
+      MOE_RETURN_IF_ERROR(file->parse());
+      return file;
+    }
+  }
   void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
   const int map_errno = errno;
   ::close(fd);
@@ -366,6 +462,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
     return make_error(ErrorCode::kIo, "cannot map '" + path + "': " + std::strerror(map_errno));
   }
   file->base_ = static_cast<const uint8_t*>(p);
+  file->map_len_ = static_cast<size_t>(file->size_);
   file->mapped_ = true;
   MOE_RETURN_IF_ERROR(file->parse());
   return file;

@@ -112,14 +112,39 @@ struct TensorInfo {
   const uint8_t* data = nullptr;  // inside the mapping
 };
 
+// Where an opened file's bytes are kept.
+enum class Residence {
+  // The file's read-only mapping: the page cache, shared with other processes, paged in on
+  // first touch.
+  kMapped,
+  // Read into private anonymous memory, 2 MiB aligned and advised to use transparent huge
+  // pages, then made read-only: decode streams every weight each token, and with 4 KiB pages
+  // that is a TLB miss every 4 KiB (tokens 5-10 % faster on a 2-core EPYC, docs/BENCHMARKS.md).
+  // Costs a read of the file at open and private memory of its size.
+  kCopied,
+};
+
+// The residence of LoadOptions' "auto": a copy when the CPU runs the model, the kernel offers
+// transparent huge pages (`thp_mode` "always" or "madvise") and the file takes at most half
+// the available memory (`mem_available` bytes, 0 when unknown: no copy) and at most
+// kAutoCopyMaxBytes; else the mapping.
+inline constexpr uint64_t kAutoCopyMaxBytes = uint64_t{8} << 30;
+Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes, uint64_t mem_available);
+// This machine's facts for it: the selected mode of /sys/kernel/mm/transparent_hugepage/
+// enabled ("always", "madvise", "never"; "" when unreadable), and MemAvailable in bytes (0
+// when unreadable).
+std::string transparent_hugepage_mode();
+uint64_t available_memory_bytes();
+
 class GgufFile {
  public:
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
-  // Maps and validates `path`. Errors name the file, the field and the offending value.
-  static Result<std::unique_ptr<GgufFile>> open(const std::string& path);
+  // Maps (or copies, see Residence) and validates `path`. Errors name the file, the field and
+  // the offending value. A copy that cannot get its memory falls back to the mapping.
+  static Result<std::unique_ptr<GgufFile>> open(const std::string& path, Residence residence = Residence::kMapped);
   // Validates a copy of `bytes` (tests, fuzzing). `name` is used in messages.
   static Result<std::unique_ptr<GgufFile>> from_bytes(std::span<const uint8_t> bytes,
                                                       const std::string& name = "<memory>");
@@ -130,6 +155,8 @@ class GgufFile {
   uint64_t file_size() const { return size_; }
   uint64_t data_offset() const { return data_offset_; }
   std::span<const uint8_t> bytes() const { return {base_, size_}; }
+  // kMapped for from_bytes() files.
+  Residence residence() const { return residence_; }
 
   const std::vector<KeyValue>& metadata() const { return kvs_; }
   const Value* find(std::string_view key) const;
@@ -159,6 +186,8 @@ class GgufFile {
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   bool mapped_ = false;
+  size_t map_len_ = 0;  // bytes to unmap at base_ when mapped_
+  Residence residence_ = Residence::kMapped;
   std::vector<uint8_t> owned_;  // from_bytes()
   uint64_t pos_ = 0;            // parse cursor
 

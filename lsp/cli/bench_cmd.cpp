@@ -211,6 +211,7 @@ int run_bench(const BenchArgs& a) {
                    {"params", info.n_params},
                    {"backend", info.backend},
                    {"backend_detail", info.backend_detail},
+                   {"weights", info.weight_memory == engine::WeightMemory::kCopied ? "copied" : "mapped"},
                    {"threads", threads},
                    {"test", t.name},
                    {"n_tokens", t.n},
@@ -230,6 +231,9 @@ int run_bench(const BenchArgs& a) {
                info.file_bytes / 1048576.0, info.n_params / 1e6, info.backend, thread_text, t.name, f.mean, f.sd);
   }
   if (info.backend != "cpu") fmt::print("\nbackend: {}\n", info.backend_detail);
+  fmt::print("\nweights: {}\n", info.weight_memory == engine::WeightMemory::kCopied
+                                     ? "copied into huge pages (--mmap keeps the file mapped)"
+                                     : "the file's mapping (--no-mmap copies them into huge pages)");
   if (a.moe_stats) print_moe_stats(**model, false);
   return 0;
 }

@@ -36,6 +36,13 @@ void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template
   cmd->add_option("--n-cpu-moe", args.n_cpu_moe,
                   "GPU backend: keep the routed experts of the first N blocks in host memory")
       ->check(CLI::Range(0, 1 << 20));
+  auto* mmap = cmd->add_flag("--mmap", args.mmap,
+                             "Keep the weights in the model file's mapping (shared page cache, nothing read at load)");
+  cmd->add_flag("--no-mmap", args.no_mmap,
+                "Copy the weights into memory backed by huge pages (faster decode; reads the file at load). "
+                "Default: a copy when the CPU runs the model and it takes at most half the available memory "
+                "and 8 GiB")
+      ->excludes(mmap);
   if (with_chat_template) {
     cmd->add_option("--chat-template", args.chat_template,
                     "Chat format instead of the detected one: chatml, llama3, deepseek2, deepseek3, "
@@ -56,6 +63,9 @@ Result<std::shared_ptr<engine::Model>> load_model(const EngineArgs& args, engine
   opts.n_gpu_layers = args.n_gpu_layers;
   opts.cpu_moe = args.cpu_moe;
   opts.n_cpu_moe = args.n_cpu_moe;
+  opts.weight_memory = args.mmap      ? engine::WeightMemory::kMapped
+                       : args.no_mmap ? engine::WeightMemory::kCopied
+                                      : engine::WeightMemory::kAuto;
   return engine::Model::load(path, opts);
 }
 

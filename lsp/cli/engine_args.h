@@ -25,10 +25,13 @@ struct EngineArgs {
   int n_gpu_layers = -1;      // -ngl (-1: all)
   bool cpu_moe = false;       // --cpu-moe
   int n_cpu_moe = 0;          // --n-cpu-moe
+  bool mmap = false;          // --mmap: keep the weights in the file's mapping
+  bool no_mmap = false;       // --no-mmap: copy them into huge pages (default: decided per machine)
 };
 
 // Adds -m/--model, -t/--threads, -c/--ctx-size, --kv-type, the backend and GPU placement
-// (--backend, -ngl, --cpu-moe, --n-cpu-moe), and --chat-template when asked.
+// (--backend, -ngl, --cpu-moe, --n-cpu-moe), where the weights live (--mmap, --no-mmap), and
+// --chat-template when asked.
 void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template);
 
 // --backend's check: cpu, gpu or auto, optionally followed by ":" and GPU placement (checked

@@ -70,6 +70,53 @@ TEST(GgufTest, WriteToFileMatchesToBytes) {
   fs::remove(out);
 }
 
+// A copied file (Residence::kCopied) holds the same bytes and tensors as the mapped one, at a
+// huge-page boundary, read-only.
+TEST(GgufTest, ACopiedFileEqualsTheMappedOne) {
+  const fs::path src = fs::path(MOECODE_TEST_DATA) / "fixtures/models/tiny-qwen3moe.q4_k_m.gguf";
+  auto mapped = GgufFile::open(src.string());
+  auto copied = GgufFile::open(src.string(), Residence::kCopied);
+  ASSERT_TRUE(mapped.ok()) << mapped.error().message();
+  ASSERT_TRUE(copied.ok()) << copied.error().message();
+  EXPECT_EQ((*mapped)->residence(), Residence::kMapped);
+  ASSERT_EQ((*copied)->residence(), Residence::kCopied);
+  const auto a = (*mapped)->bytes(), b = (*copied)->bytes();
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size()), 0);
+  EXPECT_NE(a.data(), b.data());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % (uintptr_t{2} << 20), 0u);
+  ASSERT_EQ((*mapped)->tensors().size(), (*copied)->tensors().size());
+  for (size_t i = 0; i < (*mapped)->tensors().size(); ++i) {
+    const TensorInfo& t = (*mapped)->tensors()[i];
+    const TensorInfo& u = (*copied)->tensors()[i];
+    EXPECT_EQ(t.name, u.name);
+    EXPECT_EQ(u.data - b.data(), t.data - a.data());
+  }
+  // Read-only, as the mapping: a stray write faults instead of corrupting a weight.
+  EXPECT_DEATH(const_cast<uint8_t*>(b.data())[0] = 0, "");
+  // The errors of a missing file are the mapped open's.
+  EXPECT_EQ(GgufFile::open("/nonexistent/x.gguf", Residence::kCopied).error().code(), ErrorCode::kNotFound);
+}
+
+TEST(GgufTest, AutoResidenceCopiesOnlyForTheCpuWithHugePagesAndRoom) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  EXPECT_EQ(auto_residence(true, "madvise", kGiB, 8 * kGiB), Residence::kCopied);
+  EXPECT_EQ(auto_residence(true, "always", kGiB, 2 * kGiB), Residence::kCopied);
+  EXPECT_EQ(auto_residence(false, "madvise", kGiB, 8 * kGiB), Residence::kMapped);  // a GPU runs it
+  EXPECT_EQ(auto_residence(true, "never", kGiB, 8 * kGiB), Residence::kMapped);
+  EXPECT_EQ(auto_residence(true, "", kGiB, 8 * kGiB), Residence::kMapped);        // unknown
+  EXPECT_EQ(auto_residence(true, "madvise", kGiB + 1, 2 * kGiB), Residence::kMapped);  // over half
+  EXPECT_EQ(auto_residence(true, "madvise", kGiB, 0), Residence::kMapped);        // memory unknown
+  EXPECT_EQ(auto_residence(true, "madvise", kAutoCopyMaxBytes, 64 * kGiB), Residence::kCopied);
+  EXPECT_EQ(auto_residence(true, "madvise", kAutoCopyMaxBytes + 1, 64 * kGiB), Residence::kMapped);
+}
+
+TEST(GgufTest, MachineFactsForTheResidence) {
+  const std::string mode = transparent_hugepage_mode();
+  EXPECT_TRUE(mode.empty() || mode == "always" || mode == "madvise" || mode == "never") << mode;
+  EXPECT_GT(available_memory_bytes(), uint64_t{1} << 20);  // Linux has /proc/meminfo
+}
+
 TEST(GgufTest, MetadataAndTensorsOfAFixture) {
   auto file = GgufFile::open(std::string(MOECODE_TEST_DATA) + "/fixtures/models/tiny-qwen3moe.f32.gguf");
   ASSERT_TRUE(file.ok()) << file.error().message();

@@ -222,6 +222,31 @@ TEST(ModelLoad, Qwen3AppliesPerHeadQkNorms) {
   EXPECT_GT(diff, 1e-2f) << "the q/k norm weights have no effect";
 }
 
+// The weights in the file's mapping or copied into huge pages: the same logits, bit for bit,
+// and ModelInfo says which.
+TEST(ModelLoad, MappedAndCopiedWeightsGiveTheSameLogits) {
+  std::vector<std::vector<float>> logits;
+  for (auto wm : {engine::WeightMemory::kMapped, engine::WeightMemory::kCopied}) {
+    engine::LoadOptions o;
+    o.weight_memory = wm;
+    auto m = engine::Model::load(fixture("tiny-deepseek2-lite.q4_k_m.gguf"), o);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    EXPECT_EQ((*m)->info().weight_memory, wm);
+    auto s = (*m)->new_session({});
+    ASSERT_TRUE(s.ok());
+    const std::vector<engine::Token> ids = {1, 45, 391, 100, 7};
+    ASSERT_TRUE((*s)->eval(ids).ok());
+    const auto l = (*s)->last_logits();
+    logits.emplace_back(l.begin(), l.end());
+  }
+  ASSERT_EQ(logits[0].size(), logits[1].size());
+  EXPECT_TRUE(logits[0] == logits[1]);
+  // Auto resolves to one of the two.
+  auto m = load(fixture("tiny-llama.f32.gguf"));
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_NE((*m)->info().weight_memory, engine::WeightMemory::kAuto);
+}
+
 // A valid file whose attention heads are larger than the CPU kernels take (key_length 1100
 // > 1024): refused when it loads, naming the keys; it used to load and abort at the first eval.
 TEST(ModelLoad, HeadSizeBeyondTheBackendIsAnErrorAtLoadNotAnAbort) {

@@ -184,6 +184,17 @@ TEST(BenchCommand, TableAndJson) {
   EXPECT_EQ(d[0].at("n_depth"), 24);
 }
 
+// --mmap / --no-mmap choose where the weights live; bench reports it; the two exclude each other.
+TEST(BenchCommand, WeightMemoryFlags) {
+  EXPECT_EQ(bench_json("-p 8 -n 2 -r 1 --mmap")[0].at("weights"), "mapped");
+  EXPECT_EQ(bench_json("-p 8 -n 2 -r 1 --no-mmap")[0].at("weights"), "copied");
+  const auto r = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " --mmap --no-mmap");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--mmap excludes --no-mmap"), std::string::npos) << r.err;
+  const auto text = run_moecode("bench -m " + fixture("tiny-qwen2.q4_0.gguf") + " -p 8 -n 2 -r 1 --no-mmap");
+  EXPECT_NE(text.out.find("weights: copied into huge pages"), std::string::npos) << text.out;
+}
+
 // Acceptance: the default model writes a factorial function when asked in a chat.
 TEST(DefaultModel, ChatAnswersWithAFactorialFunction) {
   auto r = run_moecode(
