@@ -101,7 +101,8 @@ gguf::Residence residence_for(const std::string& path, const LoadOptions& option
       break;
   }
   std::string why;
-  const bool cpu = options.backend == "cpu" || (options.backend == "auto" && backend::gpu_device_count(&why) == 0);
+  const bool cpu =
+      options.backend == "cpu" || (options.backend == "auto" && backend::gpu_device_count(&why) == 0);
   std::error_code ec;
   const uint64_t bytes = std::filesystem::file_size(path, ec);
   if (ec) return gguf::Residence::kMapped;  // open() reports the problem

@@ -24,7 +24,7 @@ namespace moecode::backend {
 
 // A weight tensor as the GGUF stores it: ne = [n_in (row length), n_out (rows), n_mat].
 // n_mat > 1 for stacked matrices (experts, per-head matrices); `row_bytes` is the size of
-// one row in its storage type. The data stays in the model file's mapping.
+// one row in its storage type. The data stays in the model file's bytes (mapped or copied).
 struct Weight {
   const void* data = nullptr;
   quant::GgmlType type = quant::GgmlType::F32;

@@ -333,7 +333,8 @@ GgufFile::~GgufFile() {
   if (mapped_ && base_) ::munmap(const_cast<uint8_t*>(base_), map_len_);
 }
 
-Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes, uint64_t mem_available) {
+Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes,
+                         uint64_t mem_available) {
   const bool huge_pages = thp_mode == "always" || thp_mode == "madvise";
   // Past 8 GiB the read at load (a few GB/s from the page cache) would be seconds.
   const bool fits = mem_available > 0 && file_bytes <= mem_available / 2 && file_bytes <= kAutoCopyMaxBytes;
@@ -382,12 +383,13 @@ Result<uint8_t*> read_into_anonymous(int fd, const std::string& path, uint64_t s
   *len = 0;
   if (size > std::numeric_limits<size_t>::max() - 2 * kHugePage) return nullptr;
   const size_t rounded = (static_cast<size_t>(size) + kHugePage - 1) / kHugePage * kHugePage;
-  void* raw = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* raw =
+      ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   // Trim to an aligned [start, start + rounded).
   auto* begin = static_cast<uint8_t*>(raw);
-  uint8_t* start = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(begin) + kHugePage - 1) / kHugePage *
-                                              kHugePage);
+  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(begin) + kHugePage - 1) / kHugePage * kHugePage;
+  uint8_t* start = reinterpret_cast<uint8_t*>(aligned);
   if (start > begin) ::munmap(begin, static_cast<size_t>(start - begin));
   const size_t tail = static_cast<size_t>(begin + rounded + kHugePage - (start + rounded));
   if (tail > 0) ::munmap(start + rounded, tail);
@@ -400,7 +402,8 @@ Result<uint8_t*> read_into_anonymous(int fd, const std::string& path, uint64_t s
     if (got <= 0) {
       const std::string why = got < 0 ? std::strerror(errno) : "the file ended early (changed while read?)";
       ::munmap(start, rounded);
-      return make_error(ErrorCode::kIo, "cannot read '" + path + "' at byte " + std::to_string(done) + ": " + why);
+      return make_error(ErrorCode::kIo,
+                        "cannot read '" + path + "' at byte " + std::to_string(done) + ": " + why);
     }
     done += static_cast<uint64_t>(got);
   }

@@ -1,7 +1,7 @@
-// GGUF v2/v3 reader: maps a file, validates every count, length, offset and size before
-// use, and exposes typed metadata and tensor infos. A GgufFile is immutable after open();
-// all methods are const and thread-safe. Views (string_view, data pointers) live as long
-// as the GgufFile.
+// GGUF v2/v3 reader: maps (or copies, see Residence) a file, validates every count, length,
+// offset and size before use, and exposes typed metadata and tensor infos. A GgufFile is
+// immutable after open(); all methods are const and thread-safe. Views (string_view, data
+// pointers) live as long as the GgufFile.
 #pragma once
 
 #include <array>
@@ -109,7 +109,7 @@ struct TensorInfo {
   uint64_t offset = 0;      // relative to the data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
-  const uint8_t* data = nullptr;  // inside the mapping
+  const uint8_t* data = nullptr;  // inside the file's bytes (mapped or copied)
 };
 
 // Where an opened file's bytes are kept.
@@ -129,7 +129,8 @@ enum class Residence {
 // the available memory (`mem_available` bytes, 0 when unknown: no copy) and at most
 // kAutoCopyMaxBytes; else the mapping.
 inline constexpr uint64_t kAutoCopyMaxBytes = uint64_t{8} << 30;
-Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes, uint64_t mem_available);
+Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes,
+                         uint64_t mem_available);
 // This machine's facts for it: the selected mode of /sys/kernel/mm/transparent_hugepage/
 // enabled ("always", "madvise", "never"; "" when unreadable), and MemAvailable in bytes (0
 // when unreadable).
@@ -144,7 +145,8 @@ class GgufFile {
 
   // Maps (or copies, see Residence) and validates `path`. Errors name the file, the field and
   // the offending value. A copy that cannot get its memory falls back to the mapping.
-  static Result<std::unique_ptr<GgufFile>> open(const std::string& path, Residence residence = Residence::kMapped);
+  static Result<std::unique_ptr<GgufFile>> open(const std::string& path,
+                                                Residence residence = Residence::kMapped);
   // Validates a copy of `bytes` (tests, fuzzing). `name` is used in messages.
   static Result<std::unique_ptr<GgufFile>> from_bytes(std::span<const uint8_t> bytes,
                                                       const std::string& name = "<memory>");

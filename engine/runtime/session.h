@@ -20,7 +20,7 @@
 namespace moecode::runtime {
 
 struct ModelState {
-  std::unique_ptr<gguf::GgufFile> file;       // the mapping the weights point into
+  std::unique_ptr<gguf::GgufFile> file;       // the bytes the weights point into (mapped or copied)
   std::unique_ptr<backend::Backend> backend;  // shared; guarded by `compute`
   std::unique_ptr<model::Arch> arch;
   std::shared_ptr<const engine::Tokenizer> tokenizer;

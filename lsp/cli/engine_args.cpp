@@ -37,7 +37,8 @@ void add_engine_options(CLI::App* cmd, EngineArgs& args, bool with_chat_template
                   "GPU backend: keep the routed experts of the first N blocks in host memory")
       ->check(CLI::Range(0, 1 << 20));
   auto* mmap = cmd->add_flag("--mmap", args.mmap,
-                             "Keep the weights in the model file's mapping (shared page cache, nothing read at load)");
+                             "Keep the weights in the model file's mapping (shared page cache, nothing read "
+                             "at load)");
   cmd->add_flag("--no-mmap", args.no_mmap,
                 "Copy the weights into memory backed by huge pages (faster decode; reads the file at load). "
                 "Default: a copy when the CPU runs the model and it takes at most half the available memory "
