@@ -5,6 +5,8 @@
 // and one 64-token prefill of the whole model.
 #include <benchmark/benchmark.h>
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -79,9 +81,18 @@ void BM_MatvecDram(benchmark::State& state, GgmlType type) {
   const int64_t n_in = 2048, n_out = state.range(0);
   Fixture f = make(type, n_in, 64, 1);
   const size_t rb = f.w.row_bytes;
-  std::vector<uint8_t> bytes(rb * n_out);
-  for (int64_t r = 0; r < n_out; ++r) std::memcpy(bytes.data() + r * rb, f.bytes.data() + (r % 64) * rb, rb);
-  const Weight w{bytes.data(), type, n_in, n_out, 1, rb, "w"};
+  // In transparent huge pages, as the engine keeps a model's weights (gguf::Residence::kCopied).
+  const size_t size = rb * n_out, huge = size_t{2} << 20;
+  const size_t mapped = (size + huge - 1) / huge * huge;
+  std::unique_ptr<uint8_t, void (*)(uint8_t*)> bytes(static_cast<uint8_t*>(std::aligned_alloc(huge, mapped)),
+                                                     [](uint8_t* p) { std::free(p); });
+  if (bytes == nullptr) {
+    state.SkipWithError("no memory for the matrix");
+    return;
+  }
+  ::madvise(bytes.get(), mapped, MADV_HUGEPAGE);
+  for (int64_t r = 0; r < n_out; ++r) std::memcpy(bytes.get() + r * rb, f.bytes.data() + (r % 64) * rb, rb);
+  const Weight w{bytes.get(), type, n_in, n_out, 1, rb, "w"};
   std::vector<float> y(n_out);
   auto be = moecode::backend::make_cpu_backend({static_cast<int>(state.range(1))});
   const MatmulJob job{&w, nullptr, moecode::backend::make_mat(y.data(), 1, n_out)};
@@ -90,7 +101,7 @@ void BM_MatvecDram(benchmark::State& state, GgmlType type) {
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["B/s"] =
-      benchmark::Counter(static_cast<double>(bytes.size()), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(static_cast<double>(size), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK_CAPTURE(BM_MatvecDram, q6_k, GgmlType::Q6_K)
     ->Args({102400, 1})
