@@ -355,20 +355,78 @@ std::string transparent_hugepage_mode() {
   return std::string(text.substr(open + 1, close - open - 1));
 }
 
-uint64_t available_memory_bytes() {
-  std::FILE* f = std::fopen("/proc/meminfo", "re");
-  if (f == nullptr) return 0;
-  char line[256];
-  uint64_t kib = 0;
+namespace {
+
+// The first number of a file (a cgroup's limit or usage); nullopt when the file is missing or
+// holds "max" (no limit).
+std::optional<uint64_t> read_number(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) return std::nullopt;
+  unsigned long long v = 0;
+  const bool got = std::fscanf(f, "%llu", &v) == 1;
+  std::fclose(f);
+  if (!got) return std::nullopt;
+  return v;
+}
+
+// The memory this process's cgroups leave it (v2 memory.max and v1 memory.limit_in_bytes
+// less usage, at every level from its own cgroup up to the root); nullopt when none limits it.
+std::optional<uint64_t> cgroup_memory_left(const std::string& cgroup_root) {
+  std::FILE* f = std::fopen("/proc/self/cgroup", "re");
+  if (f == nullptr) return std::nullopt;
+  std::optional<uint64_t> left;
+  const auto level = [&](const std::string& dir, const char* limit_file, const char* usage_file) {
+    const std::optional<uint64_t> limit = read_number(dir + "/" + limit_file);
+    if (!limit || *limit >= (uint64_t{1} << 60)) return;  // v1 writes "no limit" as ~2^63
+    const uint64_t usage = read_number(dir + "/" + usage_file).value_or(0);
+    const uint64_t here = *limit > usage ? *limit - usage : 0;
+    left = left ? std::min(*left, here) : here;
+  };
+  char line[512];
   while (std::fgets(line, sizeof line, f) != nullptr) {
-    unsigned long long v = 0;
-    if (std::sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
-      kib = v;
-      break;
+    std::string_view text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    // "0::/path" (v2) or "4:memory:/path" (v1).
+    const size_t c1 = text.find(':'), c2 = c1 == std::string_view::npos ? c1 : text.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    const std::string_view controllers = text.substr(c1 + 1, c2 - c1 - 1);
+    std::string path(text.substr(c2 + 1));
+    const bool v2 = text.substr(0, c1) == "0" && controllers.empty();
+    const bool v1 = controllers == "memory" || controllers.find("memory,") != std::string_view::npos ||
+                    (controllers.size() > 7 && controllers.substr(controllers.size() - 7) == ",memory");
+    if (!v2 && !v1) continue;
+    const std::string base = cgroup_root + (v2 ? "" : "/memory");
+    for (;;) {
+      if (v2) level(base + path, "memory.max", "memory.current");
+      else level(base + path, "memory.limit_in_bytes", "memory.usage_in_bytes");
+      if (path.empty() || path == "/") break;
+      path.erase(path.find_last_of('/'));
     }
   }
   std::fclose(f);
-  return kib * 1024;
+  return left;
+}
+
+}  // namespace
+
+uint64_t available_memory_bytes(const std::string& cgroup_root) {
+  uint64_t avail = 0;
+  if (std::FILE* f = std::fopen("/proc/meminfo", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      unsigned long long v = 0;
+      if (std::sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+        avail = v * 1024;
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  // A container's limit is not in /proc/meminfo (it shows the host's memory).
+  if (const std::optional<uint64_t> left = cgroup_memory_left(cgroup_root); left && avail > 0) {
+    avail = std::min(avail, *left);
+  }
+  return avail;
 }
 
 namespace {

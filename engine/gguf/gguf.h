@@ -132,10 +132,11 @@ inline constexpr uint64_t kAutoCopyMaxBytes = uint64_t{8} << 30;
 Residence auto_residence(bool cpu_backend, std::string_view thp_mode, uint64_t file_bytes,
                          uint64_t mem_available);
 // This machine's facts for it: the selected mode of /sys/kernel/mm/transparent_hugepage/
-// enabled ("always", "madvise", "never"; "" when unreadable), and MemAvailable in bytes (0
-// when unreadable).
+// enabled ("always", "madvise", "never"; "" when unreadable), and the memory available to
+// this process in bytes: MemAvailable, or less when its cgroups (v1 or v2, mounted at
+// `cgroup_root`; a container's limit) leave less; 0 when /proc/meminfo is unreadable.
 std::string transparent_hugepage_mode();
-uint64_t available_memory_bytes();
+uint64_t available_memory_bytes(const std::string& cgroup_root = "/sys/fs/cgroup");
 
 class GgufFile {
  public:

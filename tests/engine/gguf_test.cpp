@@ -117,6 +117,46 @@ TEST(GgufTest, MachineFactsForTheResidence) {
   EXPECT_GT(available_memory_bytes(), uint64_t{1} << 20);  // Linux has /proc/meminfo
 }
 
+// A container's memory limit is not in /proc/meminfo: the cgroup's limit less its usage
+// caps the available memory. This process's cgroup paths are mirrored under a scratch root
+// with a limit 1 GiB above the usage, at the cgroup itself (v2 memory.max, v1
+// memory.limit_in_bytes) or only at its parent.
+TEST(GgufTest, AvailableMemoryHonoursTheCgroupLimit) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  const uint64_t host = available_memory_bytes("/nonexistent");
+  ASSERT_GT(host, 2 * kGiB);
+  for (const bool at_parent : {false, true}) {
+    SCOPED_TRACE(at_parent ? "limit at the parent" : "limit at the cgroup");
+    const fs::path root = fs::temp_directory_path() / ("moecode_cgroup_" + std::to_string(::getpid()));
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    int mirrored = 0;
+    while (std::getline(in, line)) {
+      const size_t c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+      const std::string controllers = line.substr(c1 + 1, c2 - c1 - 1);
+      std::string path = line.substr(c2 + 1);
+      const bool v2 = line.substr(0, c1) == "0" && controllers.empty();
+      const bool v1 = controllers == "memory";
+      if (!v2 && !v1) continue;
+      if (at_parent && path != "/") path = path.substr(0, path.find_last_of('/'));
+      const fs::path dir = root / (v2 ? "" : "memory") / path.substr(1);
+      fs::create_directories(dir);
+      std::ofstream(dir / (v2 ? "memory.max" : "memory.limit_in_bytes")) << 3 * kGiB << "\n";
+      std::ofstream(dir / (v2 ? "memory.current" : "memory.usage_in_bytes")) << 2 * kGiB << "\n";
+      ++mirrored;
+    }
+    ASSERT_GT(mirrored, 0) << "no cgroup line for memory in /proc/self/cgroup";
+    EXPECT_EQ(available_memory_bytes(root.string()), kGiB);
+    fs::remove_all(root);
+  }
+  // "max" is no limit.
+  const fs::path root = fs::temp_directory_path() / ("moecode_cgroup_max_" + std::to_string(::getpid()));
+  fs::create_directories(root);
+  std::ofstream(root / "memory.max") << "max\n";
+  EXPECT_GT(available_memory_bytes(root.string()), 2 * kGiB);
+  fs::remove_all(root);
+}
+
 TEST(GgufTest, MetadataAndTensorsOfAFixture) {
   auto file = GgufFile::open(std::string(MOECODE_TEST_DATA) + "/fixtures/models/tiny-qwen3moe.f32.gguf");
   ASSERT_TRUE(file.ok()) << file.error().message();
