@@ -98,6 +98,30 @@ TEST(GgufTest, ACopiedFileEqualsTheMappedOne) {
   EXPECT_EQ(GgufFile::open("/nonexistent/x.gguf", Residence::kCopied).error().code(), ErrorCode::kNotFound);
 }
 
+// A copied model survives its file being truncated (a download replacing it while the server
+// runs): a mapping of the same file would fault (SIGBUS) at the first weight read past the end.
+TEST(GgufTest, ACopyOutlivesItsFileBeingTruncated) {
+  const fs::path src = fs::path(MOECODE_TEST_DATA) / "fixtures/models/tiny-qwen2.q4_0.gguf";
+  const fs::path tmp =
+      fs::temp_directory_path() / ("moecode_gguf_trunc_" + std::to_string(::getpid()) + ".gguf");
+  fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
+  auto copied = GgufFile::open(tmp.string(), Residence::kCopied);
+  ASSERT_TRUE(copied.ok()) << copied.error().message();
+  fs::resize_file(tmp, 0);
+  uint64_t sum = 0;
+  for (const TensorInfo& t : (*copied)->tensors()) {
+    for (uint64_t i = 0; i < t.n_bytes; ++i) sum += t.data[i];
+  }
+  const std::vector<uint8_t> original = read_file(src);
+  uint64_t want = 0;
+  for (const TensorInfo& t : (*copied)->tensors()) {
+    const auto* p = original.data() + (t.data - (*copied)->bytes().data());
+    for (uint64_t i = 0; i < t.n_bytes; ++i) want += p[i];
+  }
+  EXPECT_EQ(sum, want);
+  fs::remove(tmp);
+}
+
 TEST(GgufTest, AutoResidenceCopiesOnlyForTheCpuWithHugePagesAndRoom) {
   constexpr uint64_t kGiB = uint64_t{1} << 30;
   EXPECT_EQ(auto_residence(true, "madvise", kGiB, 8 * kGiB), Residence::kCopied);
