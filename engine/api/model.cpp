@@ -66,15 +66,10 @@ Status parse_backend_spec(const std::string& spec, LoadOptions* out) {
   return Status();
 }
 
-// The backend LoadOptions ask for: the CPU, the GPU (an error naming why there is none), or
-// the GPU when one is usable.
+// The backend LoadOptions ask for, "auto" already resolved (see Model::load): the CPU, or
+// the GPU (an error naming why there is none).
 Result<std::unique_ptr<backend::Backend>> make_backend(const gguf::GgufFile& file, const LoadOptions& options) {
   if (options.backend == "cpu") return backend::make_cpu_backend({options.n_threads, options.f32_activations});
-  if (options.backend == "auto") {
-    std::string why;
-    if (backend::gpu_device_count(&why) == 0)
-      return backend::make_cpu_backend({options.n_threads, options.f32_activations});
-  }
   backend::GpuOptions g;
   g.device = options.gpu_device;
   g.n_gpu_layers = options.n_gpu_layers;
@@ -100,13 +95,11 @@ gguf::Residence residence_for(const std::string& path, const LoadOptions& option
     case WeightMemory::kAuto:
       break;
   }
-  std::string why;
-  const bool cpu =
-      options.backend == "cpu" || (options.backend == "auto" && backend::gpu_device_count(&why) == 0);
   std::error_code ec;
   const uint64_t bytes = std::filesystem::file_size(path, ec);
   if (ec) return gguf::Residence::kMapped;  // open() reports the problem
-  return gguf::auto_residence(cpu, gguf::transparent_hugepage_mode(), bytes, gguf::available_memory_bytes());
+  return gguf::auto_residence(options.backend == "cpu", gguf::transparent_hugepage_mode(), bytes,
+                              gguf::available_memory_bytes());
 }
 
 class LoadedModel final : public Model {
@@ -186,6 +179,13 @@ Result<std::shared_ptr<Model>> Model::load(const std::string& gguf_path, const L
   if (options.n_threads < 0 || options.n_threads > 1024)
     return make_error(ErrorCode::kInvalidArgument, "thread count " + std::to_string(options.n_threads) + " is out of range");
   if (options.n_ctx < 0) return make_error(ErrorCode::kInvalidArgument, "context size " + std::to_string(options.n_ctx) + " is negative");
+
+  // "auto": the GPU when one is usable, else the CPU, decided once (the weights' residence
+  // depends on it too).
+  if (resolved.backend == "auto") {
+    std::string why;
+    resolved.backend = backend::gpu_device_count(&why) > 0 ? "gpu" : "cpu";
+  }
 
   auto state = std::make_shared<runtime::ModelState>();
   MOE_TRY(state->file, gguf::GgufFile::open(gguf_path, residence_for(gguf_path, resolved)));
