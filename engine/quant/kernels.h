@@ -56,6 +56,8 @@ using VecDotFn = void (*)(int64_t n, float* out, const void* w, const void* a);
 //     per 3-4 columns and stays in L1 across all nc columns, so pass all the tokens of a
 //     batch in one call (the activation rows, nc * row_size(vec_dot_type, n) bytes, should
 //     fit in L2: e.g. up to ~64 columns of n <= 4096), and split rows across threads.
+//     From packed_min_cols columns up, the AVX-512 and AMX tables do better on packed
+//     activations (GemmPackedFn).
 // The scalar table's gemm is the reference: vec_dot per (r, c).
 using GemmFn = void (*)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
                         const void* a, size_t a_stride, float* out, size_t out_stride);
@@ -65,25 +67,32 @@ using ConvertFromFloatFn = void (*)(const float* x, void* y, int64_t n);
 // Row conversion type -> float.
 using ConvertToFloatFn = void (*)(const void* x, float* y, int64_t n);
 
-// Packed activations, for the AMX tiles (prefill): the activation rows of a matmul (its
-// vec_dot_type: Q8_0 or Q8_1) are rearranged once per matmul into groups of kPackCols
-// columns, so that each 32-element block of a group is one tile operand:
-//   per block: float d[16] (the columns' scales), float s[16] (d * the sum of the block's
-//   quants: what the offset formats need), then int8 q[16][32] (column c's 32 quants: the
-//   rows of a tile's A operand).
-// A group is packed_group_bytes(n) bytes; columns past the last one are zeros.
+// Packed activations, for prefill: the activation rows of a matmul (its vec_dot_type: Q8_0
+// or Q8_1) are rearranged once per matmul into groups of kPackCols columns, in the layout of
+// the table's packed tiles, so that the tiles only load what they would otherwise compute
+// again for every row tile. A group is KernelTable::packed_bytes(n) bytes. Layouts:
+//   - AMX (packed_group_bytes): each 32-element block of a group is one tile operand: per
+//     block, float d[16] (the columns' scales), float s[16] (d * the sum of the block's
+//     quants: what the offset formats need), then int8 q[16][32] (column c's 32 quants: the
+//     rows of a tile's A operand); columns past the last one are zeros.
+//   - AVX-512 VNNI: column after column, each the operands of the 512-bit tiles, two blocks
+//     at a time (see pack_act512 in kernels_x86_tiles.inc); columns past the last one are
+//     not written. Its tiles do the unpacked tiles' arithmetic: the same bits.
 inline constexpr int kPackCols = 16;
 // nc activation rows (row c at a + c * a_stride bytes, n elements each) -> ceil(nc / 16)
-// groups at dst.
+// groups at dst (64-byte aligned).
 using PackActFn = void (*)(int64_t n, int64_t nc, const void* a, size_t a_stride, void* dst);
+// Bytes of one packed group of kPackCols columns of n elements (a multiple of 64).
+using PackedBytesFn = size_t (*)(int64_t n);
 // out[c * out_stride + r] = dot(w row r, column c) for r < nr, c < nc, the columns packed
 // by PackActFn (packed: the group of column 0, 64-byte aligned as every group is when the
-// first one is). Same results as GemmFn up to float rounding;
+// first one is). Same results as GemmFn up to float rounding (AVX-512 VNNI: the same bits);
 // reads only the nr weight rows and ceil(nc / 16) groups, writes only the nr x nc outputs.
-// Uses a per-thread scratch of 16 * n bytes (kept between calls) and, on hardware, the AMX
-// tile state (released before it returns).
+// AMX: uses a per-thread scratch of 16 * n bytes (kept between calls) and, on hardware, the
+// AMX tile state (released before it returns).
 using GemmPackedFn = void (*)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride,
                               const void* packed, float* out, size_t out_stride);
+// Bytes of a group in the AMX layout.
 size_t packed_group_bytes(int64_t n);
 
 struct KernelTable {
@@ -97,10 +106,12 @@ struct KernelTable {
   // Fast dequantization, indexed by type id (equal to the reference for F32/F16/BF16 and
   // the integer formats up to float rounding of the multiply-adds).
   ConvertToFloatFn to_float[kTypeSlots] = {};
-  // Packed prefill GEMMs (AMX table only): pack_act indexed by activation type, gemm_packed by
-  // weight type. The caller should use them from packed_min_cols columns up.
+  // Packed prefill GEMMs (the AVX-512 and AMX tables): pack_act indexed by activation type,
+  // gemm_packed by weight type, packed_bytes the size of a group in this table's layout. The
+  // caller should use them from packed_min_cols columns up.
   PackActFn pack_act[kTypeSlots] = {};
   GemmPackedFn gemm_packed[kTypeSlots] = {};
+  PackedBytesFn packed_bytes = nullptr;
   int64_t packed_min_cols = 0;
 };
 

@@ -593,6 +593,17 @@ TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
         const GemmFn gemm = t->gemm[static_cast<int>(wt)];
         std::vector<float> all(kRows * kCols);
         gemm(n, kRows, kCols, m.w.data(), m.wstride, m.a.data(), m.astride, all.data(), kRows);
+        // The AVX-512 table's packed prefill does the same arithmetic (AMX's does not).
+        std::vector<float> packed_out;
+        if (t->isa == Isa::kAvx512 && t->gemm_packed[static_cast<int>(wt)] != nullptr) {
+          const GgmlType at = vec_dot_type(wt);
+          Bytes storage(t->packed_bytes(n) + 64);
+          uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+          t->pack_act[static_cast<int>(at)](n, kCols, m.a.data(), m.astride, packed);
+          packed_out.resize(kRows * kCols);
+          t->gemm_packed[static_cast<int>(wt)](n, kRows, kCols, m.w.data(), m.wstride, packed,
+                                               packed_out.data(), kRows);
+        }
         for (int64_t c = 0; c < kCols; ++c) {
           std::vector<float> col(kRows);
           gemm(n, kRows, 1, m.w.data(), m.wstride, m.a.data() + c * m.astride, m.astride, col.data(), kRows);
@@ -605,6 +616,11 @@ TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
             EXPECT_EQ(f32_bits(col[r]), f32_bits(one))
                 << table_name(t) << " " << type_name(wt) << " n=" << n << " decode vs vec_dot at (" << r
                 << "," << c << ")";
+            if (!packed_out.empty()) {
+              EXPECT_EQ(f32_bits(packed_out[c * kRows + r]), f32_bits(one))
+                  << table_name(t) << " " << type_name(wt) << " n=" << n << " packed prefill vs vec_dot at ("
+                  << r << "," << c << ")";
+            }
             ++checked;
           }
         }
@@ -612,6 +628,76 @@ TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
     }
   }
   EXPECT_GT(checked, 2000);
+}
+
+// The AVX-512 table's packed prefill (kernels_x86_tiles.inc): the layout of a column (two blocks'
+// quants, -sum4 of each 4 quants or Q8_1's sums, the scales as 16 lanes, an odd last block as
+// it is), and long rows whose packed columns are multiplied in several column blocks (the
+// blocks stay in L2), bit for bit against the unpacked tiles. Needs AVX-512 VNNI hardware.
+TEST(QuantDot, Avx512PackedColumnsAndColumnBlocks) {
+  const KernelTable* t = kernels_for(Isa::kAvx512);
+  if (t == nullptr) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(31);
+  // Layout: 5 blocks (two pairs and a last block), 3 columns.
+  for (GgmlType at : {GgmlType::Q8_0, GgmlType::Q8_1}) {
+    const int64_t n = 160, nc = 3;
+    const size_t arow = row_size(at, n), cb = t->packed_bytes(n) / kPackCols;
+    ASSERT_EQ(cb, 2 * 192u + 64u);
+    Bytes a(arow * nc);
+    for (int64_t c = 0; c < nc; ++c) {
+      Bytes row = make_activations(rng, at, n, {}, GgmlType::Q8_0);
+      std::memcpy(a.data() + c * arow, row.data(), arow);
+    }
+    std::vector<float> storage(t->packed_bytes(n) / sizeof(float) + 16);
+    uint8_t* packed = reinterpret_cast<uint8_t*>(storage.data());
+    packed += (64 - reinterpret_cast<uintptr_t>(packed) % 64) % 64;
+    t->pack_act[static_cast<int>(at)](n, nc, a.data(), arow, packed);
+    const size_t bsize = type_traits(at).type_size, qoff = at == GgmlType::Q8_1 ? 4 : 2;
+    for (int64_t c = 0; c < nc; ++c) {
+      const uint8_t* col = packed + c * cb;
+      const uint8_t* src = a.data() + c * arow;
+      for (int64_t p = 0; p < 2; ++p) {
+        const uint8_t* pair = col + p * 192;
+        const auto* q = reinterpret_cast<const int8_t*>(pair);
+        const auto* x = reinterpret_cast<const int32_t*>(pair + 64);
+        const auto* xf = reinterpret_cast<const float*>(pair + 64);
+        const auto* d = reinterpret_cast<const float*>(pair + 128);
+        for (int h = 0; h < 2; ++h) {
+          const uint8_t* blk = src + (2 * p + h) * bsize;
+          half_bits dh, sh;
+          std::memcpy(&dh, blk, 2);
+          std::memcpy(&sh, blk + 2, 2);
+          const auto* qs = reinterpret_cast<const int8_t*>(blk + qoff);
+          for (int i = 0; i < 32; ++i) ASSERT_EQ(q[32 * h + i], qs[i]) << "column " << c << " pair " << p;
+          for (int l = 0; l < 8; ++l) {
+            EXPECT_EQ(d[8 * h + l], fp16_to_fp32(dh));
+            if (at == GgmlType::Q8_0) {
+              EXPECT_EQ(x[8 * h + l], -(qs[4 * l] + qs[4 * l + 1] + qs[4 * l + 2] + qs[4 * l + 3]));
+            }
+          }
+          if (at == GgmlType::Q8_1) {
+            EXPECT_EQ(xf[h], fp16_to_fp32(sh));
+            EXPECT_EQ(xf[2 + h], fp16_to_fp32(sh));
+          }
+        }
+      }
+      EXPECT_EQ(std::memcmp(col + 2 * 192, src + 4 * bsize, bsize), 0) << "the last block, column " << c;
+    }
+  }
+  // Rows of 12,800 elements: 38,400 packed bytes a column, so 9 columns take three column blocks.
+  for (GgmlType wt : {GgmlType::Q8_0, GgmlType::Q4_1}) {
+    const int64_t n = 12800, nr = 6, nc = 9;
+    const DotMatrices m = make_dot_matrices(rng, wt, n, nr, nc);
+    Bytes storage(t->packed_bytes(n) + 64);
+    uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+    t->pack_act[static_cast<int>(vec_dot_type(wt))](n, nc, m.a.data(), m.astride, packed);
+    std::vector<float> got(nr * nc, -7.0f), want(nr * nc);
+    t->gemm_packed[static_cast<int>(wt)](n, nr, nc, m.w.data(), m.wstride, packed, got.data(), nr);
+    t->gemm[static_cast<int>(wt)](n, nr, nc, m.w.data(), m.wstride, m.a.data(), m.astride, want.data(), nr);
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(f32_bits(got[k]), f32_bits(want[k])) << type_name(wt) << " output " << k;
+    }
+  }
 }
 
 // The packed prefill GEMMs (AMX tiles; kernels_amx.inc) against the scalar dots: with the
@@ -882,10 +968,22 @@ TEST(QuantTable, ActiveIsaIsTheBestAvailableOrTheOneAskedFor) {
                                                       static_cast<bool>(__builtin_cpu_supports("avx512vl")));
   EXPECT_EQ(kernels_for(Isa::kAmx) != nullptr, kernels_for(Isa::kAvx512) != nullptr && cpu_amx_usable());
 #endif
-  // Only the AMX table has the packed GEMMs.
+  // The AVX-512 and AMX tables have packed GEMMs, each in its own layout: AMX's for Q8_0, Q4_0
+  // and Q4_1 only (none of the AVX-512 table's, which read another layout), AVX-512's for
+  // the five 32-element formats.
   for (Isa isa : isas) {
-    EXPECT_EQ(kernels_for(isa)->gemm_packed[static_cast<int>(GgmlType::Q4_1)] != nullptr, isa == Isa::kAmx)
+    const KernelTable* t = kernels_for(isa);
+    const bool packed = isa == Isa::kAvx512 || isa == Isa::kAmx;
+    EXPECT_EQ(t->gemm_packed[static_cast<int>(GgmlType::Q4_1)] != nullptr, packed) << isa_name(isa);
+    EXPECT_EQ(t->gemm_packed[static_cast<int>(GgmlType::Q5_1)] != nullptr, isa == Isa::kAvx512)
         << isa_name(isa);
+    EXPECT_EQ(t->packed_bytes != nullptr, packed) << isa_name(isa);
+    if (isa == Isa::kAmx) {
+      EXPECT_EQ(t->packed_bytes, &packed_group_bytes);
+    }
+    if (isa == Isa::kAvx512) {
+      EXPECT_EQ(t->packed_bytes(64), 16u * 192u);
+    }
   }
 }
 

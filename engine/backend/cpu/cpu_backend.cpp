@@ -242,11 +242,11 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
   quant::GgmlType conv_types[kMaxJobs];
   size_t conv_offsets[kMaxJobs];
   size_t packed_offsets[kMaxJobs];  // SIZE_MAX: the slot is not packed
+  size_t group_bytes[kMaxJobs];     // a packed slot's bytes per group of kPackCols tokens
   int n_conv = 0;
   size_t conv_bytes = 0;
-  // Prefill on packed activations (AMX) from packed_min_cols tokens up.
+  // Prefill on packed activations (AVX-512, AMX) from packed_min_cols tokens up.
   auto uses_packed = [&](const WeightKernels& k) { return k.gemm_packed != nullptr && n_tok >= k.packed_min_cols; };
-  const size_t group_bytes = quant::packed_group_bytes(n_in);
   const int64_t n_groups = (n_tok + quant::kPackCols - 1) / quant::kPackCols;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const MatmulJob& job = jobs[j];
@@ -273,7 +273,8 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     prep[j].slot = slot;
     if (uses_packed(prep[j].k) && packed_offsets[slot] == SIZE_MAX) {
       packed_offsets[slot] = conv_bytes;
-      conv_bytes += group_bytes * static_cast<size_t>(n_groups);  // a multiple of 64
+      group_bytes[slot] = prep[j].k.packed_bytes(n_in);
+      conv_bytes += group_bytes[slot] * static_cast<size_t>(n_groups);  // a multiple of 64
     }
   }
   uint8_t* conv_base = n_conv ? static_cast<uint8_t*>(act_scratch_.get(conv_bytes)) : nullptr;
@@ -349,7 +350,7 @@ void CpuBackend::matmul(std::span<const MatmulJob> jobs, Mat x) {
     parallel_for(n_groups, 1, n_tok * n_in, [&](int64_t g) {
       const int64_t c0 = g * quant::kPackCols;
       convs[s].pack(n_in, std::min<int64_t>(quant::kPackCols, n_tok - c0), convs[s].dst + c0 * convs[s].row_bytes,
-                    convs[s].row_bytes, convs[s].packed + g * group_bytes);
+                    convs[s].row_bytes, convs[s].packed + g * group_bytes[s]);
     });
   }
   if (pool_.size() == 1 || work < kMinParallelWork) {

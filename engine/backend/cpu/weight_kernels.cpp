@@ -46,6 +46,7 @@ bool weight_kernels(quant::GgmlType type, WeightKernels* out) {
   k.to_float = table.to_float[id];
   if (table.gemm_packed[id] && table.pack_act[act]) {
     k.pack = table.pack_act[act];
+    k.packed_bytes = table.packed_bytes;
     k.gemm_packed = table.gemm_packed[id];
     k.packed_min_cols = table.packed_min_cols;
   }

@@ -18,9 +18,11 @@ struct WeightKernels {
   // out[c * os + r] = dot(w row r, activation row c); strides in bytes for w and a.
   void (*gemm)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride, const void* a,
                size_t a_stride, float* out, size_t out_stride) = nullptr;
-  // Prefill on packed activations (the AMX table; quant::GemmPackedFn), from packed_min_cols
-  // columns up; null elsewhere.
+  // Prefill on packed activations (the AVX-512 and AMX tables; quant::GemmPackedFn), from
+  // packed_min_cols columns up; null elsewhere. A group of quant::kPackCols packed columns
+  // is packed_bytes(n) bytes.
   void (*pack)(int64_t n, int64_t nc, const void* a, size_t a_stride, void* dst) = nullptr;
+  size_t (*packed_bytes)(int64_t n) = nullptr;
   void (*gemm_packed)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride, const void* packed,
                       float* out, size_t out_stride) = nullptr;
   int64_t packed_min_cols = 0;
