@@ -82,7 +82,8 @@ inline constexpr int kPackCols = 16;
 // nc activation rows (row c at a + c * a_stride bytes, n elements each) -> ceil(nc / 16)
 // groups at dst (64-byte aligned).
 using PackActFn = void (*)(int64_t n, int64_t nc, const void* a, size_t a_stride, void* dst);
-// Bytes of one packed group of kPackCols columns of n elements (a multiple of 64).
+// Bytes of one packed group of kPackCols columns of n elements (a multiple of 64), or of
+// one column where the layout has columns one after another.
 using PackedBytesFn = size_t (*)(int64_t n);
 // out[c * out_stride + r] = dot(w row r, column c) for r < nr, c < nc, the columns packed
 // by PackActFn (packed: the group of column 0, 64-byte aligned as every group is when the
@@ -112,6 +113,9 @@ struct KernelTable {
   PackActFn pack_act[kTypeSlots] = {};
   GemmPackedFn gemm_packed[kTypeSlots] = {};
   PackedBytesFn packed_bytes = nullptr;
+  // Where packed columns follow one another (AVX-512), the bytes of one: a call may then
+  // start at any column, e.g. at an expert's first token. Null in the AMX layout.
+  PackedBytesFn packed_col_bytes = nullptr;
   int64_t packed_min_cols = 0;
 };
 

@@ -1,5 +1,6 @@
 // The backend's MoE/MLA ops on the CPU: matmul_experts equals one plain matmul per expert
-// on its gathered rows (same kernels, so bit-identical) for float and quantized stacks,
+// on its gathered rows and one matmul per row (same arithmetic, so bit-identical) for float
+// and quantized stacks,
 // reads only the active experts (byte counter), and leaves rows of other assignments
 // alone; combine_experts sums weighted expert rows in slot order; copy, scale, load_rows.
 #include <gtest/gtest.h>
@@ -80,14 +81,24 @@ TEST_P(ExpertMatmul, EqualsOneMatmulPerExpert) {
         be->matmul(j, make_mat(xe.data(), cnt, n_in));
         for (int64_t i = 0; i < cnt * n_out; ++i)
           ASSERT_EQ((*got)[i0 * n_out + i], ref[i]) << "expert " << e << " element " << i << " threads " << threads;
+        // And each row as one token alone (decode tiles; expert 2's 9 rows take the packed
+        // prefill tiles where the CPU has them, from its 4th assignment on): the same bits.
+        for (int64_t i = 0; i < cnt; ++i) {
+          std::vector<float> one(n_out);
+          const MatmulJob j1[] = {{&m, nullptr, make_mat(one.data(), 1, n_out)}};
+          be->matmul(j1, make_mat(xe.data() + i * n_in, 1, n_in));
+          for (int64_t o = 0; o < n_out; ++o)
+            ASSERT_EQ((*got)[(i0 + i) * n_out + o], one[o]) << "expert " << e << " row " << i << ", " << o;
+        }
       }
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, ExpertMatmul,
-                         ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0,
-                                           GgmlType::Q4_K, GgmlType::Q6_K),
+                         ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1,
+                                           GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K,
+                                           GgmlType::Q6_K),
                          [](const auto& info) { return std::string(quant::type_name(info.param)); });
 
 TEST(MoeOps, CombineSumsWeightedRowsInSlotOrder) {

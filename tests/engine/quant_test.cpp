@@ -983,7 +983,9 @@ TEST(QuantTable, ActiveIsaIsTheBestAvailableOrTheOneAskedFor) {
     }
     if (isa == Isa::kAvx512) {
       EXPECT_EQ(t->packed_bytes(64), 16u * 192u);
+      EXPECT_EQ(t->packed_col_bytes(64), 192u);
     }
+    EXPECT_EQ(t->packed_col_bytes != nullptr, isa == Isa::kAvx512) << isa_name(isa);
   }
 }
 

@@ -812,6 +812,19 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
   size_t slot_offsets[kMaxJobs];
   void (*slot_fns[kMaxJobs])(const float*, void*, int64_t);
   size_t slot_strides[kMaxJobs];
+  // Packed activations (AVX-512: columns one after another, so an expert's tokens are a run
+  // of them) for the experts with packed_min_cols tokens or more.
+  void (*slot_packs[kMaxJobs])(int64_t, int64_t, const void*, size_t, void*);
+  size_t slot_packed[kMaxJobs];  // offset of the packed copy; SIZE_MAX: none
+  size_t slot_col_bytes[kMaxJobs];
+  int64_t most_rows = 0;  // tokens of the busiest expert
+  for (int64_t e = 0; e < n_expert; ++e) {
+    most_rows = std::max<int64_t>(most_rows, a.offsets[e + 1] - a.offsets[e]);
+  }
+  auto uses_packed = [&](const WeightKernels& k) {
+    return k.convert != nullptr && k.gemm_packed != nullptr && k.packed_col_bytes != nullptr &&
+           most_rows >= k.packed_min_cols;
+  };
   int n_slots = 0;
   size_t bytes = 0;
   for (size_t j = 0; j < a.jobs.size(); ++j) {
@@ -835,10 +848,17 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
       slot_offsets[slot] = bytes;
       slot_fns[slot] = prep[j].k.convert ? prep[j].k.convert : copy_f32_row;
       slot_strides[slot] = row_bytes;
+      slot_packed[slot] = SIZE_MAX;
       bytes += (row_bytes * n_assign + kAlign - 1) / kAlign * kAlign;
       ++n_slots;
     }
     prep[j].slot = slot;
+    if (uses_packed(prep[j].k) && slot_packed[slot] == SIZE_MAX) {
+      slot_packs[slot] = prep[j].k.pack;
+      slot_col_bytes[slot] = prep[j].k.packed_col_bytes(n_in);
+      slot_packed[slot] = bytes;
+      bytes += slot_col_bytes[slot] * static_cast<size_t>(n_assign);  // a multiple of 64
+    }
   }
   uint8_t* base = static_cast<uint8_t*>(act_scratch_.get(bytes));
 
@@ -864,6 +884,13 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
     const int64_t nr = std::min(p.rows, job.w->n_out - r0);
     const int64_t i0 = a.offsets[e], n_rows = a.offsets[e + 1] - i0;
     if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
+    if (slot_packed[p.slot] != SIZE_MAX && n_rows >= p.k.packed_min_cols && uses_packed(p.k)) {
+      // The same bits as the unpacked tiles (quant::GemmPackedFn, AVX-512).
+      p.k.gemm_packed(n_in, nr, n_rows, job.w->row(r0, e), job.w->row_bytes,
+                      base + slot_packed[p.slot] + i0 * slot_col_bytes[p.slot], job.y.row(i0) + r0,
+                      static_cast<size_t>(job.y.stride));
+      return;
+    }
     const uint8_t* act = base + slot_offsets[p.slot] + i0 * p.a_stride;
     for (int64_t c0 = 0; c0 < n_rows; c0 += kColBlock) {
       const int64_t nc = std::min(kColBlock, n_rows - c0);
@@ -871,8 +898,19 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
                job.y.row(i0 + c0) + r0, static_cast<size_t>(job.y.stride));
     }
   };
-  // Gather + convert the activation rows (one row per chunk), then the tiles.
+  // Gather + convert the activation rows (one row per chunk), pack them (16 per chunk), then
+  // the tiles.
   parallel_for(n_assign, 1, n_assign * n_in * 4, convert_row);
+  for (int s = 0; s < n_slots; ++s) {
+    if (slot_packed[s] == SIZE_MAX) continue;
+    const int64_t n_groups = (n_assign + quant::kPackCols - 1) / quant::kPackCols;
+    parallel_for(n_groups, 1, n_assign * n_in, [&](int64_t g) {
+      const int64_t c0 = g * quant::kPackCols;
+      slot_packs[s](n_in, std::min<int64_t>(quant::kPackCols, n_assign - c0),
+                    base + slot_offsets[s] + c0 * slot_strides[s], slot_strides[s],
+                    base + slot_packed[s] + c0 * slot_col_bytes[s]);
+    });
+  }
   if (pool_.size() == 1 || work < kMinParallelWork) {
     for (int64_t i = 0; i < n_tasks; ++i) run_task(i);
     return;

@@ -35,6 +35,12 @@ bool weight_kernels_f32_act(GgmlType type, WeightKernels* out) {
   if (!weight_kernels(type, &k)) return false;  // only types the backend computes with
   k.act_type = GgmlType::F32;
   k.convert = nullptr;
+  // Nothing to pack: the packed tiles read quantized activations.
+  k.pack = nullptr;
+  k.packed_bytes = nullptr;
+  k.packed_col_bytes = nullptr;
+  k.gemm_packed = nullptr;
+  k.packed_min_cols = 0;
   switch (type) {
 #define MOE_F32ACT(T) \
   case GgmlType::T:   \

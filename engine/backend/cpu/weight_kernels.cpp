@@ -47,6 +47,7 @@ bool weight_kernels(quant::GgmlType type, WeightKernels* out) {
   if (table.gemm_packed[id] && table.pack_act[act]) {
     k.pack = table.pack_act[act];
     k.packed_bytes = table.packed_bytes;
+    k.packed_col_bytes = table.packed_col_bytes;
     k.gemm_packed = table.gemm_packed[id];
     k.packed_min_cols = table.packed_min_cols;
   }

@@ -23,6 +23,8 @@ struct WeightKernels {
   // is packed_bytes(n) bytes.
   void (*pack)(int64_t n, int64_t nc, const void* a, size_t a_stride, void* dst) = nullptr;
   size_t (*packed_bytes)(int64_t n) = nullptr;
+  // Bytes of one packed column where columns follow one another (AVX-512); null otherwise.
+  size_t (*packed_col_bytes)(int64_t n) = nullptr;
   void (*gemm_packed)(int64_t n, int64_t nr, int64_t nc, const void* w, size_t w_stride, const void* packed,
                       float* out, size_t out_stride) = nullptr;
   int64_t packed_min_cols = 0;
