@@ -4,7 +4,10 @@
 //   VecDot/<type>/<isa>/<n>        the same matrix through vec_dot, row by row
 //   Gemm/<type>/<isa>/<r>x<n>/nc:<c>  quantize c float activation columns, then one gemm
 //                                  call over the [r, n] matrix (what a matmul costs):
-//                                  GB/s of weights and GFLOP/s (2 r n c per call)
+//                                  GB/s of weights and GFLOP/s (2 r n c per call); from
+//                                  packed_min_cols columns up, the table's packed GEMM
+//                                  (packing included), as the CPU backend does
+//   GemmUnpacked/...               the same through gemm, for the tables with packed GEMMs
 //   QuantizeAct/<type>/<isa>/<n>   one activation row -> type: floats/s
 // With -DMOECODE_GGML_PEER_DIR=<ggml tree>, ggml's figures for the same matrices run in
 // the same process (ggml_peer.cpp): Dot/<type>/ggml/<n> (ggml's vec_dot row by row) and
@@ -109,7 +112,12 @@ void bm_vec_dot(benchmark::State& state, const KernelTable* k, GgmlType type, in
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(m.data.size()));
 }
 
-void bm_gemm(benchmark::State& state, const KernelTable* k, GgmlType type, GemmShape shape, int64_t nc) {
+bool uses_packed(const KernelTable* k, GgmlType type, int64_t nc) {
+  return k->gemm_packed[static_cast<int>(type)] != nullptr && nc >= k->packed_min_cols;
+}
+
+void bm_gemm(benchmark::State& state, const KernelTable* k, GgmlType type, GemmShape shape, int64_t nc,
+             bool packed) {
   const Matrix m = make_matrix(type, shape.rows, shape.n);
   const GgmlType at = quant::vec_dot_type(type);
   const size_t arow = quant::row_size(at, shape.n);
@@ -118,10 +126,20 @@ void bm_gemm(benchmark::State& state, const KernelTable* k, GgmlType type, GemmS
   std::vector<float> out(static_cast<size_t>(shape.rows * nc));
   const auto from_float = k->from_float[static_cast<int>(at)];
   const auto gemm = k->gemm[static_cast<int>(type)];
+  const int64_t groups = (nc + quant::kPackCols - 1) / quant::kPackCols;
+  std::vector<uint8_t> pack_storage(packed ? k->packed_bytes(shape.n) * static_cast<size_t>(groups) + 64 : 0);
+  uint8_t* pk = pack_storage.data();
+  if (packed) pk += (64 - reinterpret_cast<uintptr_t>(pk) % 64) % 64;
   for (auto _ : state) {
     for (int64_t c = 0; c < nc; ++c) from_float(x.data() + c * shape.n, xq.data() + c * arow, shape.n);
-    gemm(shape.n, shape.rows, nc, m.data.data(), m.row_bytes, xq.data(), arow, out.data(),
-         static_cast<size_t>(shape.rows));
+    if (packed) {
+      k->pack_act[static_cast<int>(at)](shape.n, nc, xq.data(), arow, pk);
+      k->gemm_packed[static_cast<int>(type)](shape.n, shape.rows, nc, m.data.data(), m.row_bytes, pk,
+                                             out.data(), static_cast<size_t>(shape.rows));
+    } else {
+      gemm(shape.n, shape.rows, nc, m.data.data(), m.row_bytes, xq.data(), arow, out.data(),
+           static_cast<size_t>(shape.rows));
+    }
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -165,8 +183,15 @@ void register_all() {
       for (GgmlType t : kTypes) {
         if (shape.n % quant::type_traits(t).block_size != 0) continue;
         for (int64_t nc : kGemmCols) {
-          benchmark::RegisterBenchmark(gemm_name(t, isa_name, shape, nc).c_str(), bm_gemm, k, t, shape, nc)
+          const bool packed = uses_packed(k, t, nc);
+          const std::string name = gemm_name(t, isa_name, shape, nc);
+          benchmark::RegisterBenchmark(name.c_str(), bm_gemm, k, t, shape, nc, packed)
               ->Unit(benchmark::kMicrosecond);
+          if (packed) {
+            const std::string unpacked = "GemmUnpacked/" + name.substr(5);
+            benchmark::RegisterBenchmark(unpacked.c_str(), bm_gemm, k, t, shape, nc, false)
+                ->Unit(benchmark::kMicrosecond);
+          }
         }
       }
     }
