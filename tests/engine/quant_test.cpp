@@ -630,9 +630,9 @@ TEST(QuantDot, EveryTileShapeGivesARowTheSameBits) {
   EXPECT_GT(checked, 2000);
 }
 
-// The AVX-512 table's packed prefill (kernels_x86_tiles.inc): the layout of a column (two blocks'
-// quants, -sum4 of each 4 quants or Q8_1's sums, the scales as 16 lanes, an odd last block as
-// it is), and long rows whose packed columns are multiplied in several column blocks (the
+// The AVX-512 table's packed prefill (kernels_x86_tiles.inc): the layout of a column (two
+// blocks' quants, -sum4 of each 4 quants or Q8_1's sums four times, the scales as 16 lanes, an
+// odd last block as it is), and long rows whose packed columns are multiplied in several column blocks (the
 // blocks stay in L2), bit for bit against the unpacked tiles. Needs AVX-512 VNNI hardware.
 TEST(QuantDot, Avx512PackedColumnsAndColumnBlocks) {
   const KernelTable* t = kernels_for(Isa::kAvx512);
@@ -676,8 +676,7 @@ TEST(QuantDot, Avx512PackedColumnsAndColumnBlocks) {
             }
           }
           if (at == GgmlType::Q8_1) {
-            EXPECT_EQ(xf[h], fp16_to_fp32(sh));
-            EXPECT_EQ(xf[2 + h], fp16_to_fp32(sh));
+            for (int k = 0; k < 4; ++k) EXPECT_EQ(xf[2 * k + h], fp16_to_fp32(sh));
           }
         }
       }
