@@ -806,6 +806,7 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
     int slot = 0;
     int64_t n_blocks = 0;
     int64_t rows = kRowBlock;  // weight rows per work item
+    bool packed = false;       // its experts with packed_min_cols tokens read the slot's packed copy
   };
   Prepared prep[kMaxJobs];
   quant::GgmlType slot_types[kMaxJobs];
@@ -853,7 +854,8 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
       ++n_slots;
     }
     prep[j].slot = slot;
-    if (uses_packed(prep[j].k) && slot_packed[slot] == SIZE_MAX) {
+    prep[j].packed = uses_packed(prep[j].k);
+    if (prep[j].packed && slot_packed[slot] == SIZE_MAX) {
       slot_packs[slot] = prep[j].k.pack;
       slot_col_bytes[slot] = prep[j].k.packed_col_bytes(n_in);
       slot_packed[slot] = bytes;
@@ -884,7 +886,7 @@ void CpuBackend::matmul_experts(const ExpertMatmulArgs& a) {
     const int64_t nr = std::min(p.rows, job.w->n_out - r0);
     const int64_t i0 = a.offsets[e], n_rows = a.offsets[e + 1] - i0;
     if (job.bytes_read) job.bytes_read->fetch_add(static_cast<uint64_t>(nr) * job.w->row_bytes, std::memory_order_relaxed);
-    if (slot_packed[p.slot] != SIZE_MAX && n_rows >= p.k.packed_min_cols && uses_packed(p.k)) {
+    if (p.packed && n_rows >= p.k.packed_min_cols) {
       // The same bits as the unpacked tiles (quant::GemmPackedFn, AVX-512).
       p.k.gemm_packed(n_in, nr, n_rows, job.w->row(r0, e), job.w->row_bytes,
                       base + slot_packed[p.slot] + i0 * slot_col_bytes[p.slot], job.y.row(i0) + r0,
